@@ -25,9 +25,9 @@ NAMESPACE = uuid.UUID("6f1c2b1e-5d0a-4a8e-9a51-5e7a1c0d2b33")
 OPTIONS = ",".join(
     [
         "folderStrategy=Tags",
-        "requestParametersResolution=Example",
-        "exampleParametersResolution=Example",
+        "parametersResolution=Example",
         "includeAuthInfoInExample=false",
+        "schemaFaker=false",
     ]
 )
 VARIABLES = [
