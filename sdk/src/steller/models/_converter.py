@@ -1,0 +1,417 @@
+"""The one cattrs converter that owns every wire rule of the generated models.
+
+The generated classes (``models/_generated.py``: dataclasses or attrs classes from
+datamodel-code-generator) hold data only; this module decides how they meet JSON:
+
+* **names**: a field's JSON key is its ``metadata["alias"]`` if set, else the field name in
+  camelCase with a keyword-escaping trailing ``_`` dropped (``reference_id`` and ``referenceId``
+  both map to ``"referenceId"``, ``from_`` to ``"from"``);
+* **Decimal** (``format: decimal``, money): in from a string or an int (a float is accepted via
+  its shortest repr, and refused when strict); out as a plain string that keeps its scale
+  (``Decimal("52.50")`` → ``"52.50"``). NaN and infinities are refused;
+* **datetime** (``format: date-time``): RFC 3339 in (``Z`` or an offset; a naive value is taken
+  as UTC, or refused when strict), out with ``Z`` for UTC and the precision it came with
+  (seconds, milliseconds or microseconds); **date**, **UUID** as ISO strings;
+* **enums**: :func:`register_enums` gives each enum class of a module a hook that returns an
+  unknown value as the plain string (a ``StrEnum`` member compares equal to its string, so
+  ``order.status == "completed"`` works either way); strict converters refuse unknown values;
+* **unknown fields** are ignored (strict converters refuse them). The SDK keeps no copy of them
+  on the model: ``client.<resource>.with_raw_response.<method>(...).json()`` gives the
+  untouched body when you need a field this SDK version does not know yet;
+* **absent vs null**: on output an optional field (default ``None``) that is ``None`` is left
+  out, and every other field is written, a required nullable one as ``null``. Where the input
+  did otherwise (an optional field sent as an explicit ``null``; an absent field with a
+  non-``None`` default such as ``quantity = 1``) the converter remembers it for that instance
+  (see ``_Presence``), so structure-then-unstructure returns the same JSON. Instances built in
+  code follow the plain rule: unset optional fields are not sent;
+* unions of primitives pass through; unions of model classes use cattrs' default
+  disambiguation (unique fields or ``Literal`` tags).
+
+A strict converter (``make_converter(strict=True)``) is for contract tests and for users who
+would rather fail than guess: every error names its location through
+:func:`cattrs.transform_error` (``extra fields found (total) @ $.cards[0]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import functools
+import keyword
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from types import ModuleType
+from typing import Any, Literal
+from uuid import UUID
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.strategies import configure_union_passthrough
+from cattrs.v import format_exception
+
+__all__ = ["make_converter", "register_enums", "structure_errors", "wire_name"]
+
+
+def make_converter(
+    *, strict: bool = False, enum_modules: Iterable[ModuleType] = ()
+) -> cattrs.Converter:
+    """A new converter with the Steller wire rules, tolerant (default) or ``strict``.
+
+    ``enum_modules``: modules whose enum classes get :func:`register_enums` hooks, e.g. the
+    generated models module. Create one converter per client and reuse it: hooks are built
+    lazily the first time each class is seen.
+
+    >>> conv = make_converter()
+    >>> conv.unstructure(Decimal("52.50"))
+    '52.50'
+    """
+    conv = cattrs.Converter(forbid_extra_keys=strict)
+
+    conv.register_structure_hook(Decimal, _decimal_in_strict if strict else _decimal_in)
+    conv.register_unstructure_hook(Decimal, _decimal_out)
+    conv.register_structure_hook(dt.datetime, _datetime_in_strict if strict else _datetime_in)
+    conv.register_unstructure_hook(dt.datetime, _datetime_out)
+    conv.register_structure_hook(dt.date, _date_in)
+    conv.register_unstructure_hook(dt.date, dt.date.isoformat)
+    conv.register_structure_hook(UUID, _uuid_in)
+    conv.register_unstructure_hook(UUID, str)
+    configure_union_passthrough(str | int | float | bool | None, conv)
+
+    presence = _Presence()
+    conv.register_structure_hook_factory(_is_model, lambda cl: _structure_fn(conv, presence, cl))
+    conv.register_unstructure_hook_factory(
+        _is_model, lambda cl: _unstructure_fn(conv, presence, cl)
+    )
+
+    for module in enum_modules:
+        register_enums(conv, module, strict=strict)
+    return conv
+
+
+def register_enums(
+    converter: cattrs.Converter, module: ModuleType, *, strict: bool | None = None
+) -> list[type[enum.Enum]]:
+    """Register an unknown-value-tolerant structure hook for every enum defined in ``module``.
+
+    The hook must be per class: cattrs bypasses predicate and base-class hooks for
+    ``StrEnum``. With ``strict`` (default: whether the converter forbids extra keys) unknown
+    values raise instead. Returns the classes registered.
+    """
+    if strict is None:
+        strict = converter.forbid_extra_keys
+    found = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type)
+        and issubclass(obj, enum.Enum)
+        and obj.__module__ == module.__name__
+    ]
+    for cls in found:
+        converter.register_structure_hook(cls, _enum_hook(cls, strict=strict))
+    return found
+
+
+def wire_name(field_name: str, metadata: Mapping[Any, Any] | None = None) -> str:
+    """The JSON key of a model field: its ``alias`` metadata, else the camelCase name.
+
+    >>> wire_name("reference_id"), wire_name("faceValue"), wire_name("from_")
+    ('referenceId', 'faceValue', 'from')
+    """
+    if metadata and isinstance(metadata.get("alias"), str):
+        return str(metadata["alias"])
+    name = field_name
+    if name.endswith("_") and keyword.iskeyword(name[:-1]):
+        return name[:-1]
+    if name.startswith("_") or "_" not in name:
+        return name
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def structure_errors(exc: BaseException) -> list[tuple[str, str]]:
+    """Flatten a cattrs structuring error into ``(JSON pointer, message)`` pairs.
+
+    Pointers use the wire names (``/cards/0/expiresOn``), like the server's 422 ``errors``::
+
+        try:
+            conv.structure(data, Order)
+        except cattrs.BaseValidationError as exc:
+            for pointer, message in structure_errors(exc):
+                print(pointer or "/", message)
+    """
+    return _walk(exc, "", None)
+
+
+def _walk(exc: BaseException, pointer: str, typ: Any) -> list[tuple[str, str]]:
+    if isinstance(exc, cattrs.ClassValidationError):
+        names = {f.name: f.wire for f in _fields(exc.cl)} if _is_model(exc.cl) else {}
+        with_notes, others = exc.group_exceptions()
+        out = [
+            pair
+            for sub, note in with_notes
+            for pair in _walk(
+                sub, f"{pointer}/{_escape(names.get(note.name, note.name))}", note.type
+            )
+        ]
+        return out + [pair for sub in others for pair in _walk(sub, pointer, typ)]
+    if isinstance(exc, cattrs.IterableValidationError):
+        items, others = exc.group_exceptions()
+        out = [
+            pair
+            for sub, note in items
+            for pair in _walk(sub, f"{pointer}/{_escape(str(note.index))}", note.type)
+        ]
+        return out + [pair for sub in others for pair in _walk(sub, pointer, typ)]
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return [(f"{pointer}/{_escape(key)}", "unknown field") for key in sorted(exc.extra_fields)]
+    if isinstance(exc, BaseExceptionGroup):
+        return [pair for sub in exc.exceptions for pair in _walk(sub, pointer, typ)]
+    message = format_exception(exc, typ)
+    if isinstance(exc, ValueError | TypeError) and str(exc):
+        message = f"{message} ({exc})"
+    return [(pointer, message)]
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+# -- model classes ------------------------------------------------------------------------------
+
+
+def _is_model(cl: Any) -> bool:
+    return isinstance(cl, type) and (attrs.has(cl) or dataclasses.is_dataclass(cl))
+
+
+@attrs.frozen
+class _Field:
+    name: str
+    wire: str
+    default: Callable[[], Any] | None  # makes the default value; None: the field is required
+
+    @property
+    def default_is_none(self) -> bool:
+        return self.default is not None and self.default() is None
+
+
+def _fields(cl: type) -> list[_Field]:
+    """The init fields of an attrs class or dataclass, with wire names and defaults."""
+    out: list[_Field] = []
+    if attrs.has(cl):
+        for a in attrs.fields(cl):
+            if not a.init:
+                continue
+            default: Callable[[], Any] | None = None
+            if isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
+                if not a.default.takes_self:
+                    default = a.default.factory
+            elif a.default is not attrs.NOTHING:
+                default = functools.partial(_same, a.default)
+            out.append(_Field(a.name, wire_name(a.name, a.metadata), default))
+        return out
+    for f in dataclasses.fields(cl):
+        if not f.init:
+            continue
+        default = None
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory
+        elif f.default is not dataclasses.MISSING:
+            default = functools.partial(_same, f.default)
+        out.append(_Field(f.name, wire_name(f.name, f.metadata), default))
+    return out
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class _Presence:
+    """Remembers, per structured instance, where its JSON differed from the output rules.
+
+    Output leaves out optional fields that are ``None`` and writes every other field. Two
+    inputs do not fit that rule: an optional field sent as explicit ``null``, and a field with
+    a non-``None`` default (``quantity = 1``, ``tags = []``) that was absent. For the instances
+    where that happened (rare) the field names are kept here, keyed by ``id()`` and dropped by a
+    weakref callback when the instance dies, so unstructuring gives back the same JSON.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[weakref.ref[Any], frozenset[str], frozenset[str]]] = {}
+
+    def remember(self, instance: object, nulls: frozenset[str], absent: frozenset[str]) -> None:
+        key = id(instance)
+        try:
+            ref = weakref.ref(instance, lambda _: self._by_id.pop(key, None))
+        except TypeError:  # a class without __weakref__: fall back to the plain rule
+            return
+        self._by_id[key] = (ref, nulls, absent)
+
+    def lookup(self, instance: object) -> tuple[frozenset[str], frozenset[str]] | None:
+        entry = self._by_id.get(id(instance))
+        if entry is None or entry[0]() is not instance:
+            return None
+        return entry[1], entry[2]
+
+
+def _structure_fn(
+    conv: cattrs.Converter, presence: _Presence, cl: type
+) -> Callable[[Any, Any], Any]:
+    fields = _fields(cl)
+    overrides: dict[str, Any] = {
+        f.name: override(rename=f.wire) for f in fields if f.wire != f.name
+    }
+    base: Callable[[Any, Any], Any] = make_dict_structure_fn(
+        cl, conv, _cattrs_forbid_extra_keys=conv.forbid_extra_keys, **overrides
+    )
+    nullable = [(f.name, f.wire) for f in fields if f.default_is_none]
+    defaulted = [(f.name, f.wire) for f in fields if f.default and not f.default_is_none]
+    if not nullable and not defaulted:
+        return base
+
+    def structure(data: Any, type_: Any) -> Any:
+        instance = base(data, type_)
+        nulls = frozenset(n for n, w in nullable if w in data and data[w] is None)
+        absent = frozenset(n for n, w in defaulted if w not in data)
+        if nulls or absent:
+            presence.remember(instance, nulls, absent)
+        return instance
+
+    return structure
+
+
+def _unstructure_fn(
+    conv: cattrs.Converter, presence: _Presence, cl: type
+) -> Callable[[Any], dict[str, Any]]:
+    fields = _fields(cl)
+    overrides: dict[str, Any] = {
+        f.name: override(rename=f.wire, omit_if_default=f.default_is_none) for f in fields
+    }
+    base: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(cl, conv, **overrides)
+    by_name = {f.name: f for f in fields}
+
+    def unstructure(instance: Any) -> dict[str, Any]:
+        out = base(instance)
+        seen = presence.lookup(instance)
+        if seen is not None:
+            nulls, absent = seen
+            for name in nulls:
+                if getattr(instance, name) is None:
+                    out[by_name[name].wire] = None
+            for name in absent:
+                make_default = by_name[name].default
+                if make_default is not None and getattr(instance, name) == make_default():
+                    out.pop(by_name[name].wire, None)
+        return out
+
+    return unstructure
+
+
+# -- enums --------------------------------------------------------------------------------------
+
+
+def _enum_hook(cls: type[enum.Enum], *, strict: bool) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: Any) -> Any:
+        try:
+            return cls(value)
+        except ValueError:
+            if strict or not isinstance(value, str):
+                allowed = ", ".join(repr(m.value) for m in cls)
+                msg = f"{value!r} is not a valid {cls.__name__} (expected one of {allowed})"
+                raise ValueError(msg) from None
+            return value
+
+    return structure
+
+
+# -- scalars ------------------------------------------------------------------------------------
+
+
+def _decimal(value: Any, *, allow_float: bool) -> Decimal:
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        try:
+            result = Decimal(value)
+        except InvalidOperation:
+            msg = f"invalid decimal {value!r}"
+            raise ValueError(msg) from None
+    elif isinstance(value, float) and allow_float:
+        result = Decimal(repr(value))  # 52.5 -> Decimal("52.5"), not its binary expansion
+    else:
+        msg = f"expected a decimal string, got {type(value).__name__} {value!r}"
+        raise TypeError(msg)
+    if not result.is_finite():
+        msg = f"invalid decimal {value!r}"
+        raise ValueError(msg)
+    return result
+
+
+def _decimal_in(value: Any, _: Any) -> Decimal:
+    return _decimal(value, allow_float=True)
+
+
+def _decimal_in_strict(value: Any, _: Any) -> Decimal:
+    return _decimal(value, allow_float=False)
+
+
+def _decimal_out(value: Decimal) -> str:
+    return format(value, "f")  # never exponent notation: Decimal("1E+2") -> "100"
+
+
+def _parse_datetime(value: Any, *, naive_ok: bool) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        result = value
+    elif isinstance(value, str):
+        result = dt.datetime.fromisoformat(value)
+    else:
+        msg = f"expected an RFC 3339 date-time string, got {type(value).__name__} {value!r}"
+        raise TypeError(msg)
+    if result.tzinfo is None:
+        if not naive_ok:
+            msg = f"date-time {value!r} has no UTC offset"
+            raise ValueError(msg)
+        result = result.replace(tzinfo=dt.UTC)
+    return result
+
+
+def _datetime_in(value: Any, _: Any) -> dt.datetime:
+    return _parse_datetime(value, naive_ok=True)
+
+
+def _datetime_in_strict(value: Any, _: Any) -> dt.datetime:
+    return _parse_datetime(value, naive_ok=False)
+
+
+def _datetime_out(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    spec: Literal["seconds", "milliseconds", "microseconds"]
+    if value.microsecond == 0:
+        spec = "seconds"
+    elif value.microsecond % 1000 == 0:
+        spec = "milliseconds"
+    else:
+        spec = "microseconds"
+    text = value.isoformat(timespec=spec)
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _date_in(value: Any, _: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        msg = f"expected a date string (YYYY-MM-DD), got {type(value).__name__} {value!r}"
+        raise TypeError(msg)
+    return dt.date.fromisoformat(value)
+
+
+def _uuid_in(value: Any, _: Any) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    if not isinstance(value, str):
+        msg = f"expected a UUID string, got {type(value).__name__} {value!r}"
+        raise TypeError(msg)
+    return UUID(value)
