@@ -1,0 +1,726 @@
+"""Orders: acceptance (price → debit → order → fulfilment job, all or nothing), the state machine
+and refunds that can never happen twice.
+
+States: ``processing`` → ``completed`` | ``partially_completed`` | ``failed`` | ``cancelled``.
+Every transition is ONE conditional ``UPDATE … WHERE status = 'processing'`` (a second attempt finds
+no row and raises :class:`InvalidState`), followed in the same transaction by its refund (if any)
+and exactly one ``order.*`` event.
+
+Refunds (:func:`refund_order`) are capped by a conditional update
+``refunded_minor + :x <= total_minor``, by the table's CHECK, and by the unique ledger
+``entry_key`` ``refund:{order_id}:{kind}`` (kinds: ``failed``, ``cancelled``, ``unfilled``,
+``admin``), so the same refund cannot be posted twice even by racing workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from steller_server.db.dialect import insert_ignore
+from steller_server.db.engine import Database
+from steller_server.db.tables import jobs as jobs_table
+from steller_server.db.tables import (
+    ledger_entries,
+    order_cards,
+    orders,
+    partner_products,
+    partners,
+    products,
+    wallets,
+)
+from steller_server.domain import audit, events, jobs, ledger, money, pricing
+from steller_server.domain.audit import canonical_json
+from steller_server.domain.clock import utcnow
+from steller_server.domain.crypto import Cipher
+from steller_server.domain.errors import (
+    InvalidState,
+    NotFound,
+    PartnerSuspended,
+    ProductNotAvailable,
+    ReferenceConflict,
+    ValidationFailed,
+)
+from steller_server.domain.ids import new_id, new_vendor_request_id
+from steller_server.domain.models import (
+    Approval,
+    Card,
+    LedgerEntry,
+    Order,
+    Partner,
+    Product,
+    Wallet,
+)
+from steller_server.domain.pagination import DEFAULT_LIMIT, Page, fetch_page
+from steller_server.domain.serialize import ledger_entry_public, order_public
+from steller_server.domain.wallets import note_balance_change
+
+__all__ = [
+    "REFUND_KINDS",
+    "OrderTrail",
+    "Quote",
+    "begin_vendor_submission",
+    "cancel_order",
+    "complete_order",
+    "fail_order",
+    "get_order",
+    "list_orders",
+    "load_cards",
+    "mark_failed_and_refund",
+    "order_request_hash",
+    "order_trail",
+    "place_order",
+    "quote",
+    "record_vendor_progress",
+    "refund_order",
+    "refund_remaining",
+]
+
+REFUND_KINDS = ("failed", "cancelled", "unfilled", "admin")
+TERMINAL_EVENT = {
+    "completed": "order.completed",
+    "partially_completed": "order.partially_completed",
+    "failed": "order.failed",
+    "cancelled": "order.cancelled",
+}
+
+
+def order_request_hash(*, sku: str, face_value: Decimal, quantity: int,
+                       expected_total: Decimal | None) -> str:
+    """Fingerprint of an order body (decimals normalised: "50" and "50.00" are the same body)."""
+    def norm(value: Decimal | None) -> str | None:
+        return None if value is None else format(value.normalize(), "f")
+
+    body = {"sku": sku, "faceValue": norm(face_value), "quantity": quantity,
+            "expectedTotal": norm(expected_total)}
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+# -- reads --------------------------------------------------------------------------------------
+
+async def get_order(conn: AsyncConnection, *, order_id: str, partner_id: str | None = None,
+                    cipher: Cipher | None = None) -> Order:
+    """One order; another partner's order is :class:`NotFound` (no leak). ``cipher`` loads cards."""
+    query = select(orders).where(orders.c.id == order_id)
+    if partner_id is not None:
+        query = query.where(orders.c.partner_id == partner_id)
+    row = (await conn.execute(query)).mappings().one_or_none()
+    if row is None:
+        raise NotFound("order not found")
+    order = Order.from_row(row)
+    if cipher is not None and order.status in ("completed", "partially_completed"):
+        order = _with_cards(order, await load_cards(conn, order_id=order.id, cipher=cipher))
+    return order
+
+
+def _with_cards(order: Order, cards: Sequence[Card]) -> Order:
+    return replace(order, cards=tuple(cards))
+
+
+async def list_orders(
+    conn: AsyncConnection,
+    *,
+    partner_id: str | None = None,
+    status: str | None = None,
+    sku: str | None = None,
+    reference_id: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[Order]:
+    """Orders newest first (without cards); ``partner_id=None`` lists all (admin)."""
+    query = select(orders)
+    if partner_id is not None:
+        query = query.where(orders.c.partner_id == partner_id)
+    if status is not None:
+        query = query.where(orders.c.status == status)
+    if sku is not None:
+        query = query.where(orders.c.sku == sku)
+    if reference_id is not None:
+        query = query.where(orders.c.reference_id == reference_id)
+    if created_from is not None:
+        query = query.where(orders.c.created_at >= created_from)
+    if created_to is not None:
+        query = query.where(orders.c.created_at < created_to)
+    return await fetch_page(conn, query, created_col=orders.c.created_at, id_col=orders.c.id,
+                            limit=limit, cursor=cursor, build=Order.from_row)
+
+
+async def load_cards(conn: AsyncConnection, *, order_id: str, cipher: Cipher) -> list[Card]:
+    rows = (await conn.execute(
+        select(order_cards).where(order_cards.c.order_id == order_id)
+        .order_by(order_cards.c.position)
+    )).mappings()
+    cards = []
+    for row in rows:
+        def open_(field: str, value: str | None, position: int = row["position"]) -> str | None:
+            if value is None:
+                return None
+            return cipher.decrypt(value, associated_data=f"{order_id}:{position}:{field}")
+
+        cards.append(Card(
+            serial_number=open_("serial", row["serial_encrypted"]) or "",
+            code=open_("code", row["code_encrypted"]) or "",
+            pin=open_("pin", row["pin_encrypted"]),
+            expires_at=row["expires_at"],
+        ))
+    return cards
+
+
+async def _find_by_reference(conn: AsyncConnection, partner_id: str,
+                             reference_id: str) -> Order | None:
+    row = (await conn.execute(
+        select(orders).where(orders.c.partner_id == partner_id,
+                             orders.c.reference_id == reference_id)
+    )).mappings().one_or_none()
+    return Order.from_row(row) if row else None
+
+
+def _replay(existing: Order, request_hash: str) -> tuple[Order, bool]:
+    if existing.request_hash != request_hash:
+        raise ReferenceConflict(
+            f"referenceId {existing.reference_id!r} was already used for a different order",
+            orderId=existing.id,
+        )
+    return existing, False
+
+
+async def _pricing_context(conn: AsyncConnection, *, partner: Partner,
+                           sku: str) -> tuple[Product | None, Approval | None, Wallet]:
+    row = (await conn.execute(
+        select(products, partner_products.c.discount_percent, partner_products.c.approved_by,
+               partner_products.c.approved_at)
+        .select_from(products.outerjoin(
+            partner_products,
+            (partner_products.c.sku == products.c.sku)
+            & (partner_products.c.partner_id == partner.id),
+        ))
+        .where(products.c.sku == sku)
+    )).mappings().one_or_none()
+    wallet_row = (await conn.execute(
+        select(wallets).where(wallets.c.partner_id == partner.id)
+    )).mappings().one_or_none()
+    if wallet_row is None:
+        raise NotFound("wallet not found")
+    wallet = Wallet.from_row(wallet_row)
+    if row is None:
+        return None, None, wallet
+    product = Product.from_row(row)
+    approval = None
+    if row["discount_percent"] is not None:
+        approval = Approval(partner_id=partner.id, sku=sku,
+                            discount_percent=row["discount_percent"],
+                            approved_by=row["approved_by"], approved_at=row["approved_at"])
+    return product, approval, wallet
+
+
+async def _fx_for(conn: AsyncConnection, product: Product | None, wallet_currency: str,
+                  fee_currency: str) -> pricing.FxTable:
+    needed = {wallet_currency, fee_currency}
+    if product is not None:
+        needed |= {product.face_currency, product.cost_currency}
+    if needed == {wallet_currency}:
+        return pricing.FxTable()
+    return await pricing.FxTable.load(conn)
+
+
+# -- quote and placement ------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class Quote:
+    price: pricing.Price
+    wallet_balance_minor: int
+    quoted_at: datetime
+
+    @property
+    def sufficient_funds(self) -> bool:
+        return self.wallet_balance_minor >= self.price.total_minor
+
+    def public(self) -> dict[str, Any]:
+        p, cur = self.price, self.price.currency
+        return {
+            "sku": p.sku,
+            "faceValue": money.format_amount(p.face_value_minor, p.face_currency),
+            "faceCurrency": p.face_currency,
+            "quantity": p.quantity,
+            "unitPrice": money.format_amount(p.unit_price_minor, cur),
+            "total": money.format_amount(p.total_minor, cur),
+            "currency": cur,
+            "discountPercent": money.format_decimal(p.discount_percent),
+            "exchangeRate": money.format_decimal(p.exchange_rate, max_places=4),
+            "walletBalance": money.format_amount(self.wallet_balance_minor, cur),
+            "sufficientFunds": self.sufficient_funds,
+            "quotedAt": self.quoted_at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+async def quote(conn: AsyncConnection, *, partner: Partner, sku: str, face_value: Decimal,
+                quantity: int, order_fee: Decimal, fee_currency: str = "USD",
+                now: datetime | None = None) -> Quote:
+    """What :func:`place_order` would charge now (same price function, same guards)."""
+    product, approval, wallet = await _pricing_context(conn, partner=partner, sku=sku)
+    fx = await _fx_for(conn, product, wallet.currency, fee_currency)
+    result = pricing.price(product=product, approval=approval, face_value=face_value,
+                           quantity=quantity, wallet_currency=wallet.currency, fx=fx,
+                           order_fee=order_fee, fee_currency=fee_currency)
+    return Quote(price=result, wallet_balance_minor=wallet.balance_minor,
+                 quoted_at=now or utcnow())
+
+
+async def place_order(
+    db: Database,
+    *,
+    partner: Partner,
+    sku: str,
+    face_value: Decimal,
+    quantity: int,
+    reference_id: str,
+    expected_total: Decimal | None = None,
+    request_hash: str,
+    actor: str,
+    request_id: str | None = None,
+    order_fee: Decimal,
+    fee_currency: str = "USD",
+    now: datetime | None = None,
+) -> tuple[Order, bool]:
+    """Accept an order: ``(order, True)`` when created, ``(existing, False)`` for a replay.
+
+    One write transaction: replay check on ``referenceId`` (same ``request_hash`` returns the
+    existing order, a different one raises :class:`ReferenceConflict`), price, expectedTotal check,
+    order row (``processing``), guarded debit + ledger row, fulfilment job, low-balance event.
+    Any error (``InsufficientFunds``, ``PriceBelowCost``…) rolls everything back: nothing written.
+    """
+    if not partner.is_active:
+        raise PartnerSuspended("partner is suspended")
+    now = now or utcnow()
+    try:
+        async with db.write() as conn:
+            existing = await _find_by_reference(conn, partner.id, reference_id)
+            if existing is not None:
+                return _replay(existing, request_hash)
+            product, approval, wallet = await _pricing_context(conn, partner=partner, sku=sku)
+            fx = await _fx_for(conn, product, wallet.currency, fee_currency)
+            result = pricing.price(product=product, approval=approval, face_value=face_value,
+                                   quantity=quantity, wallet_currency=wallet.currency, fx=fx,
+                                   order_fee=order_fee, fee_currency=fee_currency)
+            pricing.check_expected_total(result, expected_total)
+            if product is None:  # pragma: no cover - price() already refused it
+                raise ProductNotAvailable("this product is not available to you")
+            row: dict[str, Any] = {
+                "id": new_id("ord"),
+                "partner_id": partner.id,
+                "wallet_id": wallet.id,
+                "reference_id": reference_id,
+                "request_hash": request_hash,
+                "sku": product.sku,
+                "product_name": product.name,
+                "brand_name": product.brand_name,
+                "face_value_minor": result.face_value_minor,
+                "face_currency": result.face_currency,
+                "quantity": quantity,
+                "quantity_fulfilled": 0,
+                "unit_price_minor": result.unit_price_minor,
+                "total_minor": result.total_minor,
+                "refunded_minor": 0,
+                "currency": wallet.currency,
+                "discount_percent": result.discount_percent,
+                "exchange_rate": result.exchange_rate.quantize(Decimal("1e-12")),
+                "status": "processing",
+                "failure_reason": None,
+                "vendor_request_id": new_vendor_request_id(),
+                "vendor_order_id": None,
+                "vendor_status": None,
+                "vendor_submitted_at": None,
+                "request_id": request_id,
+                "created_at": now,
+                "updated_at": now,
+                "completed_at": None,
+            }
+            inserted = (await conn.execute(
+                insert_ignore(conn, orders, ["partner_id", "reference_id"])
+                .values(**row).returning(orders.c.id)
+            )).first()
+            if inserted is None:
+                # A concurrent request with the same referenceId committed first.
+                raced = await _find_by_reference(conn, partner.id, reference_id)
+                if raced is None:  # pragma: no cover - the conflicting row is committed
+                    raise ReferenceConflict("referenceId is being used by another request")
+                return _replay(raced, request_hash)
+            face = money.format_amount(result.face_value_minor, result.face_currency)
+            entry = await ledger.debit(
+                conn, wallet_id=wallet.id, amount_minor=result.total_minor,
+                description=f"Order {row['id']}: {quantity} \u00d7 {product.name} {face}",
+                actor=actor, order_id=row["id"], entry_key=f"order:{row['id']}",
+                request_id=request_id, now=now,
+            )
+            await jobs.enqueue(conn, kind=jobs.FULFILMENT, payload={"orderId": row["id"]},
+                               dedupe_key=f"fulfilment:{row['id']}", request_id=request_id,
+                               now=now, max_attempts=1000)
+            if entry.balance_after_minor < partner.low_balance_threshold_minor:
+                await note_balance_change(conn, partner_id=partner.id, wallet_id=wallet.id,
+                                          balance_minor=entry.balance_after_minor,
+                                          currency=wallet.currency, request_id=request_id,
+                                          now=now)
+            return Order.from_row(row), True
+    except IntegrityError:
+        # Last line of defence for races the ON CONFLICT above cannot see.
+        async with db.read() as conn:
+            existing = await _find_by_reference(conn, partner.id, reference_id)
+        if existing is None:
+            raise
+        return _replay(existing, request_hash)
+
+
+# -- refunds ------------------------------------------------------------------------------------
+
+async def refund_order(
+    conn: AsyncConnection,
+    *,
+    order_id: str,
+    amount_minor: int,
+    kind: str,
+    actor: str,
+    reason: str,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Give ``amount_minor`` back to the order's wallet, at most once per ``kind`` and never more
+    than the order total in sum. :class:`InvalidState` when that would be exceeded."""
+    if kind not in REFUND_KINDS:
+        raise ValueError(f"unknown refund kind {kind!r}")
+    if amount_minor <= 0:
+        raise ValidationFailed("refund amount must be positive")
+    now = now or utcnow()
+    row = (await conn.execute(
+        update(orders)
+        .where(orders.c.id == order_id,
+               orders.c.refunded_minor + amount_minor <= orders.c.total_minor)
+        .values(refunded_minor=orders.c.refunded_minor + amount_minor, updated_at=now)
+        .returning(orders.c.wallet_id)
+    )).one_or_none()
+    if row is None:
+        exists = await conn.scalar(select(orders.c.id).where(orders.c.id == order_id))
+        if exists is None:
+            raise NotFound("order not found")
+        raise InvalidState("the order has already been refunded")
+    return await ledger.refund(
+        conn, wallet_id=row.wallet_id, amount_minor=amount_minor,
+        description=f"Refund ({kind}) for order {order_id}: {reason}"[:500], actor=actor,
+        order_id=order_id, entry_key=f"refund:{order_id}:{kind}", request_id=request_id, now=now,
+    )
+
+
+async def _transition(conn: AsyncConnection, *, order_id: str, to: str, now: datetime,
+                      extra: dict[str, Any] | None = None,
+                      only_unsubmitted: bool = False) -> Order:
+    query = update(orders).where(orders.c.id == order_id, orders.c.status == "processing")
+    if only_unsubmitted:
+        query = query.where(orders.c.vendor_submitted_at.is_(None))
+    values = {"status": to, "updated_at": now, "completed_at": now, **(extra or {})}
+    row = (await conn.execute(query.values(**values).returning(*orders.c))).mappings().one_or_none()
+    if row is None:
+        current = await conn.scalar(select(orders.c.status).where(orders.c.id == order_id))
+        if current is None:
+            raise NotFound("order not found")
+        if current == "processing" and only_unsubmitted:
+            raise InvalidState("the order was already submitted to the vendor")
+        raise InvalidState(f"order is {current}; it cannot become {to}")
+    return Order.from_row(row)
+
+
+async def _finish(conn: AsyncConnection, *, order: Order, request_id: str | None,
+                  now: datetime) -> Order:
+    """Re-read after refunds, emit the one terminal event, nudge the low-balance flag."""
+    fresh = await get_order(conn, order_id=order.id)
+    await events.record_event(conn, partner_id=fresh.partner_id,
+                              event_type=TERMINAL_EVENT[fresh.status], data=order_public(fresh),
+                              order_id=fresh.id, request_id=request_id, now=now)
+    if fresh.refunded_minor:
+        balance = await conn.scalar(select(wallets.c.balance_minor)
+                                    .where(wallets.c.id == fresh.wallet_id))
+        await note_balance_change(conn, partner_id=fresh.partner_id, wallet_id=fresh.wallet_id,
+                                  balance_minor=int(balance or 0), currency=fresh.currency,
+                                  request_id=request_id, now=now)
+    return fresh
+
+
+async def _cancel_pending_fulfilment(conn: AsyncConnection, order_id: str, now: datetime) -> None:
+    await conn.execute(
+        update(jobs_table)
+        .where(jobs_table.c.dedupe_key == f"fulfilment:{order_id}",
+               jobs_table.c.status == "pending")
+        .values(status="done", last_error="order no longer processing", updated_at=now)
+    )
+
+
+# -- transitions --------------------------------------------------------------------------------
+
+async def fail_order(conn: AsyncConnection, *, order_id: str, reason: str, actor: str = "system",
+                     vendor_status: str | None = None, request_id: str | None = None,
+                     now: datetime | None = None) -> Order:
+    """``processing`` → ``failed`` and refund everything not yet refunded (in ``conn``)."""
+    now = now or utcnow()
+    extra: dict[str, Any] = {"failure_reason": reason[:500]}
+    if vendor_status is not None:
+        extra["vendor_status"] = vendor_status
+    order = await _transition(conn, order_id=order_id, to="failed", now=now, extra=extra)
+    remaining = order.total_minor - order.refunded_minor
+    if remaining > 0:
+        await refund_order(conn, order_id=order_id, amount_minor=remaining, kind="failed",
+                           actor=actor, reason=reason, request_id=request_id, now=now)
+    await _cancel_pending_fulfilment(conn, order_id, now)
+    return await _finish(conn, order=order, request_id=request_id, now=now)
+
+
+async def complete_order(
+    conn: AsyncConnection,
+    *,
+    order_id: str,
+    cards: Sequence[Card],
+    cipher: Cipher,
+    quantity_fulfilled: int | None = None,
+    vendor_order_id: str | None = None,
+    vendor_status: str | None = None,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """Store the delivered cards (encrypted) and end the order.
+
+    All delivered → ``completed``; some → ``partially_completed`` with the unfilled part refunded
+    (``unit price * missing``, once); none → ``failed`` with a full refund.
+    """
+    now = now or utcnow()
+    fulfilled = len(cards) if quantity_fulfilled is None else quantity_fulfilled
+    if fulfilled != len(cards):
+        raise ValueError("quantity_fulfilled must equal the number of cards")
+    if fulfilled == 0:
+        return await fail_order(conn, order_id=order_id, reason="the vendor delivered no cards",
+                                vendor_status=vendor_status, request_id=request_id, now=now)
+    current = await get_order(conn, order_id=order_id)
+    if fulfilled > current.quantity:
+        raise ValueError(f"{fulfilled} cards for an order of {current.quantity}")
+    status = "completed" if fulfilled == current.quantity else "partially_completed"
+    extra: dict[str, Any] = {"quantity_fulfilled": fulfilled}
+    if vendor_order_id is not None:
+        extra["vendor_order_id"] = vendor_order_id
+    if vendor_status is not None:
+        extra["vendor_status"] = vendor_status
+    order = await _transition(conn, order_id=order_id, to=status, now=now, extra=extra)
+    await conn.execute(order_cards.insert(), [
+        {
+            "order_id": order_id,
+            "position": position,
+            "serial_encrypted": cipher.encrypt(card.serial_number,
+                                               associated_data=f"{order_id}:{position}:serial"),
+            "code_encrypted": cipher.encrypt(card.code,
+                                             associated_data=f"{order_id}:{position}:code"),
+            "pin_encrypted": None if card.pin is None else cipher.encrypt(
+                card.pin, associated_data=f"{order_id}:{position}:pin"),
+            "expires_at": card.expires_at,
+            "created_at": now,
+        }
+        for position, card in enumerate(cards)
+    ])
+    missing = order.quantity - fulfilled
+    if missing:
+        await refund_order(conn, order_id=order_id, amount_minor=order.unit_price_minor * missing,
+                           kind="unfilled", actor="system",
+                           reason=f"{missing} of {order.quantity} cards not delivered",
+                           request_id=request_id, now=now)
+    return await _finish(conn, order=order, request_id=request_id, now=now)
+
+
+async def cancel_order(db: Database, *, order_id: str, actor: str, reason: str,
+                       partner_id: str | None = None, request_id: str | None = None,
+                       now: datetime | None = None) -> Order:
+    """Cancel a ``processing`` order not yet submitted to the vendor; full refund, event, audit."""
+    now = now or utcnow()
+    async with db.write() as conn:
+        if partner_id is not None:
+            await get_order(conn, order_id=order_id, partner_id=partner_id)
+        order = await _transition(conn, order_id=order_id, to="cancelled", now=now,
+                                  extra={"failure_reason": reason[:500]}, only_unsubmitted=True)
+        await refund_order(conn, order_id=order_id, amount_minor=order.total_minor,
+                           kind="cancelled", actor=actor, reason=reason, request_id=request_id,
+                           now=now)
+        await _cancel_pending_fulfilment(conn, order_id, now)
+        fresh = await _finish(conn, order=order, request_id=request_id, now=now)
+        await audit.record(conn, actor=actor, action="order.cancel", target_type="order",
+                           target_id=order_id, before={"status": "processing"},
+                           after={"status": fresh.status,
+                                  "refundedAmount": money.format_amount(fresh.refunded_minor,
+                                                                        fresh.currency)},
+                           reason=reason, request_id=request_id, now=now)
+        return fresh
+
+
+async def mark_failed_and_refund(db: Database, *, order_id: str, actor: str, reason: str,
+                                 request_id: str | None = None,
+                                 now: datetime | None = None) -> Order:
+    """Admin: end a stuck ``processing`` order as ``failed`` with a full refund (+ audit)."""
+    now = now or utcnow()
+    async with db.write() as conn:
+        order = await fail_order(conn, order_id=order_id, reason=reason, actor=actor,
+                                 request_id=request_id, now=now)
+        await audit.record(conn, actor=actor, action="order.mark_failed", target_type="order",
+                           target_id=order_id, before={"status": "processing"},
+                           after={"status": order.status,
+                                  "refundedAmount": money.format_amount(order.refunded_minor,
+                                                                        order.currency)},
+                           reason=reason, request_id=request_id, now=now)
+        return order
+
+
+async def refund_remaining(db: Database, *, order_id: str, actor: str, reason: str,
+                           request_id: str | None = None, now: datetime | None = None) -> Order:
+    """Admin: refund what is left of a completed/partially completed order, exactly once."""
+    now = now or utcnow()
+    async with db.write() as conn:
+        order = await get_order(conn, order_id=order_id)
+        if order.status not in ("completed", "partially_completed"):
+            raise InvalidState(f"order is {order.status}; only delivered orders can be refunded")
+        remaining = order.total_minor - order.refunded_minor
+        if remaining <= 0:
+            raise InvalidState("the order has already been refunded")
+        await refund_order(conn, order_id=order_id, amount_minor=remaining, kind="admin",
+                           actor=actor, reason=reason, request_id=request_id, now=now)
+        fresh = await get_order(conn, order_id=order_id)
+        await audit.record(conn, actor=actor, action="order.refund", target_type="order",
+                           target_id=order_id,
+                           before={"refundedAmount": money.format_amount(order.refunded_minor,
+                                                                         order.currency)},
+                           after={"refundedAmount": money.format_amount(fresh.refunded_minor,
+                                                                        fresh.currency)},
+                           reason=reason, request_id=request_id, now=now)
+        balance = await conn.scalar(select(wallets.c.balance_minor)
+                                    .where(wallets.c.id == fresh.wallet_id))
+        await note_balance_change(conn, partner_id=fresh.partner_id, wallet_id=fresh.wallet_id,
+                                  balance_minor=int(balance or 0), currency=fresh.currency,
+                                  request_id=request_id, now=now)
+        return fresh
+
+
+# -- vendor bookkeeping (used by the fulfilment job) ---------------------------------------------
+
+async def begin_vendor_submission(conn: AsyncConnection, *, order_id: str,
+                                  now: datetime | None = None) -> Order | None:
+    """Fence between cancel and submit: stamp ``vendor_submitted_at`` (first time only) and return
+    the order, or None when it is no longer ``processing`` (e.g. cancelled) — then do not submit.
+    Commit this before calling the vendor; a resumed job gets the same order (same RequestId)."""
+    now = now or utcnow()
+    row = (await conn.execute(
+        update(orders).where(orders.c.id == order_id, orders.c.status == "processing")
+        .values(vendor_submitted_at=func.coalesce(orders.c.vendor_submitted_at, now),
+                updated_at=now)
+        .returning(*orders.c)
+    )).mappings().one_or_none()
+    return Order.from_row(row) if row else None
+
+
+async def record_vendor_progress(conn: AsyncConnection, *, order_id: str,
+                                 vendor_order_id: str | None = None,
+                                 vendor_status: str | None = None,
+                                 now: datetime | None = None) -> None:
+    """Remember the vendor's order id / status while the order is still processing."""
+    values: dict[str, Any] = {"updated_at": now or utcnow()}
+    if vendor_order_id is not None:
+        values["vendor_order_id"] = vendor_order_id
+    if vendor_status is not None:
+        values["vendor_status"] = vendor_status
+    await conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+
+
+# -- money trail --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class OrderTrail:
+    """Everything that happened to the money of one order (the ``OrderTrail`` schema's data)."""
+
+    order: Order
+    partner_name: str
+    currency: str
+    wallet_before_minor: int
+    charged_minor: int
+    wallet_after_minor: int
+    refunds: tuple[LedgerEntry, ...]
+    refunded_total_minor: int
+    ledger: tuple[LedgerEntry, ...]
+    sentence: str
+
+    @property
+    def net_charged_minor(self) -> int:
+        return self.charged_minor - self.refunded_total_minor
+
+    def public(self) -> dict[str, Any]:
+        cur = self.currency
+        fmt = money.format_amount
+        return {
+            "orderId": self.order.id,
+            "partnerName": self.partner_name,
+            "currency": cur,
+            "walletBefore": fmt(self.wallet_before_minor, cur),
+            "charged": fmt(self.charged_minor, cur),
+            "walletAfter": fmt(self.wallet_after_minor, cur),
+            "refunds": [
+                {"ledgerEntryId": r.id, "amount": fmt(r.amount_minor, cur),
+                 "createdAt": r.created_at.isoformat().replace("+00:00", "Z"),
+                 "description": r.description}
+                for r in self.refunds
+            ],
+            "refundedTotal": fmt(self.refunded_total_minor, cur),
+            "netCharged": fmt(self.net_charged_minor, cur),
+            "ledger": [ledger_entry_public(e) for e in self.ledger],
+            "sentence": self.sentence,
+        }
+
+
+async def order_trail(conn: AsyncConnection, *, order_id: str,
+                      partner_id: str | None = None) -> OrderTrail:
+    """The money trail of an order, with the one-line sentence
+    "Partner Acme, wallet was 500.00 USD, bought 1 * Amazon US 50.00, charged 52.50, balance 447.50"
+    (refunds, when any, are appended: "; refunded 52.50, balance 500.00")."""
+    order = await get_order(conn, order_id=order_id, partner_id=partner_id)
+    partner_name = await conn.scalar(
+        select(partners.c.name).where(partners.c.id == order.partner_id)
+    )
+    rows = (await conn.execute(
+        select(ledger_entries).where(ledger_entries.c.order_id == order_id)
+        .order_by(ledger_entries.c.wallet_seq)
+    )).mappings()
+    entries = tuple(LedgerEntry.from_row(r) for r in rows)
+    debit = next((e for e in entries if e.type == "debit"), None)
+    if debit is None:  # pragma: no cover - every accepted order has its debit
+        raise InvalidState("order has no debit entry")
+    refunds = tuple(e for e in entries if e.type == "refund")
+    cur = order.currency
+    fmt = money.format_amount
+    sentence = (
+        f"Partner {partner_name}, wallet was {fmt(debit.balance_before_minor, cur)} {cur}, "
+        f"bought {order.quantity} \u00d7 {order.product_name} "
+        f"{fmt(order.face_value_minor, order.face_currency)}, "
+        f"charged {fmt(-debit.amount_minor, cur)}, balance {fmt(debit.balance_after_minor, cur)}"
+    )
+    for refund_entry in refunds:
+        sentence += (f"; refunded {fmt(refund_entry.amount_minor, cur)}, "
+                     f"balance {fmt(refund_entry.balance_after_minor, cur)}")
+    return OrderTrail(
+        order=order,
+        partner_name=str(partner_name),
+        currency=cur,
+        wallet_before_minor=debit.balance_before_minor,
+        charged_minor=-debit.amount_minor,
+        wallet_after_minor=debit.balance_after_minor,
+        refunds=refunds,
+        refunded_total_minor=sum(r.amount_minor for r in refunds),
+        ledger=entries,
+        sentence=sentence,
+    )

@@ -1,0 +1,225 @@
+"""Server configuration, read from ``STELLER_*`` environment variables.
+
+Nothing here runs at import time: build a :class:`Settings` with :meth:`Settings.from_env` (or the
+constructor, in tests) and pass it down. ``validate()`` is called by the CLI before serving.
+
+Money settings are decimal strings in the environment (``STELLER_ORDER_FEE="0.10"``), parsed into
+:class:`~decimal.Decimal`; never floats.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+__all__ = ["DEV_SECRET_KEY", "ConfigError", "Mode", "Settings"]
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["sandbox", "live"]
+
+#: The fixed key sandbox mode uses when STELLER_SECRET_KEY is unset. Public, so never for live data.
+DEV_SECRET_KEY = "steller-sandbox-dev-secret-key-do-not-use-in-live-mode"  # noqa: S105
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which variable and why."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Map the URLs operators type to the async drivers the server uses.
+
+    ``postgresql://`` / ``postgres://`` / ``postgresql+psycopg2://`` → ``postgresql+psycopg://``;
+    ``sqlite:///path`` → ``sqlite+aiosqlite:///path``. Anything else is returned unchanged.
+    """
+    url = url.strip()
+    for prefix in ("postgresql+psycopg2://", "postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    for prefix in ("sqlite+pysqlite://", "sqlite://"):
+        if url.startswith(prefix):
+            return "sqlite+aiosqlite://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every knob of the server. Frozen; use :meth:`replace` to derive a variant (tests do)."""
+
+    database_url: str = "sqlite+aiosqlite:///./steller.sqlite3"
+    redis_url: str | None = None
+    mode: Mode = "sandbox"
+    secret_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    #: Per-order fee in USD, the floor the profit guard adds to vendor cost (converted by FX).
+    order_fee: Decimal = Decimal("0.10")
+    order_fee_currency: str = "USD"
+    idempotency_retention_hours: int = 24
+    max_body_bytes: int = 64 * 1024
+    admin_token_ttl_hours: int = 12
+    request_log_retention_days: int = 30
+    #: Default grace (hours) for webhook secret rotation when the request does not say.
+    webhook_secret_grace_hours: int = 24
+    #: Low-balance threshold for new partners, in the partner's currency (major units).
+    low_balance_threshold: Decimal = Decimal("100.00")
+    #: Money credited to a new sandbox partner at signup (major units of its currency).
+    sandbox_trial_credit: Decimal = Decimal("1000.00")
+    #: discountPercent applied when signup approves the sandbox catalog (0 = face value).
+    sandbox_default_discount: Decimal = Decimal("0")
+
+    admin_email: str | None = None
+    admin_password: str | None = None
+
+    bamboo_base_url: str | None = None
+    bamboo_client_id: str | None = None
+    bamboo_client_secret: str | None = None
+    bamboo_account_id: int | None = None
+    #: Secret Bamboo sends in notification callbacks (``secretKey``).
+    bamboo_notification_secret: str | None = None
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``); raises :class:`ConfigError`."""
+        env = os.environ if environ is None else environ
+        default = cls()
+
+        def text(name: str) -> str | None:
+            value = env.get(name)
+            if value is None or value.strip() == "":
+                return None
+            return value.strip()
+
+        def integer(name: str, fallback: int, minimum: int = 0) -> int:
+            raw = text(name)
+            if raw is None:
+                return fallback
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+            if value < minimum:
+                raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+            return value
+
+        def decimal(name: str, fallback: Decimal) -> Decimal:
+            raw = text(name)
+            if raw is None:
+                return fallback
+            try:
+                value = Decimal(raw)
+            except InvalidOperation:
+                raise ConfigError(f"{name} must be a decimal number, got {raw!r}") from None
+            if not value.is_finite() or value < 0:
+                raise ConfigError(f"{name} must be a non-negative decimal, got {raw!r}")
+            return value
+
+        mode = (text("STELLER_MODE") or "sandbox").lower()
+        if mode not in ("sandbox", "live"):
+            raise ConfigError(f"STELLER_MODE must be 'sandbox' or 'live', got {mode!r}")
+
+        account = text("STELLER_BAMBOO_ACCOUNT_ID")
+        try:
+            account_id = int(account) if account is not None else None
+        except ValueError:
+            raise ConfigError(
+                f"STELLER_BAMBOO_ACCOUNT_ID must be an integer, got {account!r}"
+            ) from None
+
+        return cls(
+            database_url=normalise_database_url(
+                text("STELLER_DATABASE_URL") or default.database_url
+            ),
+            redis_url=text("STELLER_REDIS_URL"),
+            mode="live" if mode == "live" else "sandbox",
+            secret_key=text("STELLER_SECRET_KEY"),
+            host=text("STELLER_HOST") or default.host,
+            port=integer("STELLER_PORT", default.port, minimum=1),
+            order_fee=decimal("STELLER_ORDER_FEE", default.order_fee),
+            idempotency_retention_hours=integer(
+                "STELLER_IDEMPOTENCY_RETENTION_HOURS", default.idempotency_retention_hours, 24
+            ),
+            max_body_bytes=integer("STELLER_MAX_BODY_BYTES", default.max_body_bytes, 1024),
+            admin_token_ttl_hours=integer(
+                "STELLER_ADMIN_TOKEN_TTL_HOURS", default.admin_token_ttl_hours, 1
+            ),
+            request_log_retention_days=integer(
+                "STELLER_REQUEST_LOG_RETENTION_DAYS", default.request_log_retention_days, 1
+            ),
+            webhook_secret_grace_hours=integer(
+                "STELLER_WEBHOOK_SECRET_GRACE_HOURS", default.webhook_secret_grace_hours
+            ),
+            low_balance_threshold=decimal(
+                "STELLER_LOW_BALANCE_THRESHOLD", default.low_balance_threshold
+            ),
+            sandbox_trial_credit=decimal(
+                "STELLER_SANDBOX_TRIAL_CREDIT", default.sandbox_trial_credit
+            ),
+            admin_email=text("STELLER_ADMIN_EMAIL"),
+            admin_password=text("STELLER_ADMIN_PASSWORD"),
+            bamboo_base_url=text("STELLER_BAMBOO_BASE_URL"),
+            bamboo_client_id=text("STELLER_BAMBOO_CLIENT_ID"),
+            bamboo_client_secret=text("STELLER_BAMBOO_CLIENT_SECRET"),
+            bamboo_account_id=account_id,
+            bamboo_notification_secret=text("STELLER_BAMBOO_NOTIFICATION_SECRET"),
+        )
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with ``changes`` applied (``database_url`` is normalised)."""
+        if isinstance(changes.get("database_url"), str):
+            changes["database_url"] = normalise_database_url(str(changes["database_url"]))
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def validate(self) -> Settings:
+        """Refuse unsafe configurations; returns ``self`` so calls chain.
+
+        Live mode needs ``STELLER_SECRET_KEY`` (>= 32 characters); sandbox mode falls back to a
+        fixed, public development key and logs a warning.
+        """
+        if self.mode == "live":
+            if not self.secret_key:
+                raise ConfigError("refusing to start in live mode without STELLER_SECRET_KEY")
+            if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+                raise ConfigError(
+                    f"STELLER_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
+                )
+            if self.secret_key == DEV_SECRET_KEY:
+                raise ConfigError("refusing to use the sandbox development key in live mode")
+        elif not self.secret_key:
+            log.warning(
+                "STELLER_SECRET_KEY is not set: using the fixed sandbox development key. "
+                "Never use this database for live data."
+            )
+        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
+            raise ConfigError(
+                "STELLER_DATABASE_URL must be a sqlite:/// or postgresql:// URL, "
+                f"got {self.database_url.split('://')[0]}://…"
+            )
+        return self
+
+    @property
+    def effective_secret_key(self) -> str:
+        """The key used for hashing and encryption (the dev key in sandbox when none is set)."""
+        if self.secret_key:
+            return self.secret_key
+        if self.mode == "live":
+            raise ConfigError("refusing to start in live mode without STELLER_SECRET_KEY")
+        return DEV_SECRET_KEY
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.mode == "sandbox"
