@@ -1,0 +1,314 @@
+"""Endpoints: one wrapper that does, for every operation, what the contract promises.
+
+A route module declares handlers with `@endpoints.op("operationId", auth=..., roles=..., limit=...)`;
+`build_routes` binds each to the method and path that `openapi.yaml` gives that operation. Around the
+handler the wrapper runs, in order: authentication and role check, the rate limit, path/query/body
+validation against the contract, the Idempotency-Key layer (POST), and the problem+json mapping of
+domain errors. Handlers only parse what they were given, call the domain and return a `Reply`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from steller_server.api import auth
+from steller_server.api.contract import Contract, Operation
+from steller_server.api.limits import Decision
+from steller_server.api.problems import CODES, ProblemError, problem_response
+from steller_server.api.state import AppState
+from steller_server.domain import idempotency
+from steller_server.domain.errors import DomainError
+from steller_server.domain.keys import Capability
+
+log = logging.getLogger("steller.api")
+
+Auth = Literal["public", "partner", "admin"]
+
+
+@dataclass(slots=True)
+class Reply:
+    """What a handler returns: a status, a JSON-able body (or a byte stream) and extra headers."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
+    stream: AsyncIterator[bytes] | None = None
+
+
+@dataclass(slots=True)
+class Ctx:
+    request: Request
+    state: AppState
+    operation: Operation
+    request_id: str
+    path: dict[str, Any]
+    query: dict[str, Any]
+    body: Any
+    partner: auth.PartnerPrincipal | None = None
+    admin: auth.AdminPrincipal | None = None
+
+    @property
+    def client_ip(self) -> str:
+        client = self.request.client
+        return client.host if client else "unknown"
+
+    @property
+    def actor(self) -> str:
+        if self.partner is not None:
+            return f"partner:{self.partner.partner_id}"
+        if self.admin is not None:
+            return f"admin:{self.admin.user_id}"
+        return "public"
+
+
+Handler = Callable[[Ctx], Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    operation_id: str
+    handler: Handler
+    auth: Auth
+    capability: Capability | None
+    roles: frozenset[str] | None
+    limit: str
+
+
+class Endpoints:
+    """A group of handlers, declared next to each other in one route module."""
+
+    def __init__(self) -> None:
+        self.specs: list[EndpointSpec] = []
+
+    def op(
+        self,
+        operation_id: str,
+        *,
+        auth: Auth,
+        capability: Capability | None = None,
+        roles: set[str] | frozenset[str] | None = None,
+        limit: str = "default",
+    ) -> Callable[[Handler], Handler]:
+        """Declare a handler. Partners are checked by key `capability`, admins by `roles`."""
+
+        def register(handler: Handler) -> Handler:
+            spec = EndpointSpec(
+                operation_id,
+                handler,
+                auth,
+                capability,
+                frozenset(roles) if roles else None,
+                limit,
+            )
+            self.specs.append(spec)
+            return handler
+
+        return register
+
+
+def _json_bytes(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _request_hash(method: str, path: str, body: bytes) -> str:
+    try:
+        canonical = _json_bytes(json.loads(body)) if body.strip() else b""
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+def _render(reply: Reply, extra: Mapping[str, str]) -> Response:
+    headers = {**reply.headers, **extra}
+    if reply.stream is not None:
+        return StreamingResponse(
+            reply.stream, status_code=reply.status, media_type=reply.media_type, headers=headers
+        )
+    if reply.body is None:
+        return Response(status_code=reply.status, headers=headers)
+    content = reply.body if isinstance(reply.body, bytes) else _json_bytes(reply.body)
+    return Response(content, status_code=reply.status, media_type=reply.media_type, headers=headers)
+
+
+def _wrap(spec: EndpointSpec, operation: Operation, contract: Contract) -> Callable[..., Any]:
+    async def endpoint(request: Request) -> Response:
+        state: AppState = request.app.state.steller
+        scope_state = request.scope.setdefault("state", {})
+        request_id: str = scope_state.get("request_id", "")
+        limit_headers: dict[str, str] = {}
+        try:
+            ctx = Ctx(request, state, operation, request_id, dict(request.path_params), {}, None)
+            decision = await _authenticate_and_limit(ctx, spec, scope_state)
+            if decision is not None:
+                limit_headers = decision.headers()
+                if not decision.allowed:
+                    state.metrics_rate_limited(spec.limit)
+                    raise ProblemError(
+                        "rate_limited",
+                        f"Rate limit for '{spec.limit}' requests exceeded; "
+                        f"retry after {decision.reset} s",
+                    )
+            contract.check_path(operation, ctx.path)
+            ctx.query = contract.parse_query(operation, request.query_params.multi_items())
+            raw = await request.body()
+            ctx.body = contract.parse_body(operation, raw, request.headers.get("content-type"))
+            if operation.method == "POST":
+                return await _idempotent(ctx, spec, raw, limit_headers)
+            reply = await spec.handler(ctx)
+            return _render(reply, limit_headers)
+        except ProblemError as exc:
+            return problem_response(
+                request, exc.code, exc.detail, errors=exc.errors,
+                headers={**limit_headers, **exc.headers},
+            )  # fmt: skip
+        except DomainError as exc:
+            return problem_response(
+                request, exc.code, str(exc), errors=getattr(exc, "errors", None),
+                headers=limit_headers,
+            )  # fmt: skip
+        except Exception as exc:
+            if state.is_unavailable(exc):
+                log.warning("service unavailable: %s", exc)
+                return problem_response(
+                    request,
+                    "service_unavailable",
+                    "A backing service is unavailable; retry shortly",
+                    headers={**limit_headers, "Retry-After": "2"},
+                )
+            log.exception("unhandled error in %s", spec.operation_id)
+            return problem_response(
+                request,
+                "internal_error",
+                "An internal error occurred; it has been logged with this request id",
+                headers=limit_headers,
+            )
+
+    endpoint.__name__ = spec.operation_id
+    return endpoint
+
+
+async def _authenticate_and_limit(
+    ctx: Ctx, spec: EndpointSpec, scope_state: dict[str, Any]
+) -> Decision | None:
+    state = ctx.state
+    if spec.auth == "partner":
+        ctx.partner = await auth.resolve_partner(ctx.request, state, spec.capability)
+        scope_state["partner_id"] = ctx.partner.partner_id
+        scope_state["key_id"] = ctx.partner.key_id
+        if "requested_version" not in scope_state:
+            scope_state["version"] = ctx.partner.api_version
+        limits = ctx.partner.rate_limits
+        return await state.limiter.hit(
+            spec.limit, ctx.partner.key_id, limit=limits.get(spec.limit) if limits else None
+        )
+    if spec.auth == "admin":
+        ctx.admin = await auth.resolve_admin(ctx.request, state, spec.roles)
+        return await state.limiter.hit(spec.limit, ctx.admin.user_id)
+    return await state.limiter.hit(spec.limit, ctx.client_ip)
+
+
+async def _idempotent(
+    ctx: Ctx, spec: EndpointSpec, raw: bytes, limit_headers: dict[str, str]
+) -> Response:
+    key = ctx.request.headers.get("idempotency-key")
+    if key is None:
+        return _render(await spec.handler(ctx), limit_headers)
+    if not 1 <= len(key) <= 255:
+        raise ProblemError(
+            "validation_failed",
+            "Idempotency-Key must be 1 to 255 characters",
+            errors=[{"pointer": "/header/Idempotency-Key", "message": "1 to 255 characters"}],
+        )
+    owner = ctx.actor if ctx.partner or ctx.admin else f"ip:{ctx.client_ip}"
+    scope = f"{owner}:{spec.operation_id}"
+    request_hash = _request_hash(ctx.operation.method, ctx.request.url.path, raw)
+    state = ctx.state
+    outcome = await idempotency.begin(
+        state.db, scope=scope, key=key, request_hash=request_hash, now=state.clock()
+    )
+    if isinstance(outcome, idempotency.Replay):
+        stored = outcome.response
+        headers = {**stored.headers, **limit_headers, "Idempotent-Replayed": "true"}
+        return Response(
+            stored.body, status_code=stored.status, headers=headers, media_type=stored.media_type
+        )
+    if isinstance(outcome, idempotency.InProgress):
+        raise ProblemError(
+            "idempotency_in_progress",
+            "A request with this Idempotency-Key is still being processed; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    if isinstance(outcome, idempotency.Mismatch):
+        raise ProblemError(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different request",
+        )
+    try:
+        reply = await spec.handler(ctx)
+    except (ProblemError, DomainError) as exc:
+        status = exc.status if isinstance(exc, ProblemError) else CODES[exc.code][0]
+        if status >= 500 or status == 429:
+            await idempotency.abandon(state.db, scope=scope, key=key)
+            raise
+        response = (
+            problem_response(ctx.request, exc.code, exc.detail, errors=exc.errors)
+            if isinstance(exc, ProblemError)
+            else problem_response(
+                ctx.request, exc.code, str(exc), errors=getattr(exc, "errors", None)
+            )
+        )
+        await _store(ctx, scope, key, response)
+        response.headers.update(limit_headers)
+        return response
+    except BaseException:
+        await idempotency.abandon(state.db, scope=scope, key=key)
+        raise
+    if reply.stream is not None:
+        await idempotency.abandon(state.db, scope=scope, key=key)
+        return _render(reply, limit_headers)
+    response = _render(reply, {})
+    await _store(ctx, scope, key, response)
+    response.headers.update(limit_headers)
+    return response
+
+
+async def _store(ctx: Ctx, scope: str, key: str, response: Response) -> None:
+    keep = {k: v for k, v in response.headers.items() if k.lower() not in {"content-length"}}
+    await idempotency.complete(
+        ctx.state.db,
+        scope=scope,
+        key=key,
+        status=response.status_code,
+        headers=keep,
+        body=bytes(response.body),
+        media_type=response.media_type or "application/json",
+    )
+
+
+def build_routes(contract: Contract, groups: list[Endpoints]) -> list[Route]:
+    """Bind every declared handler to its contract path; refuse handlers the contract lacks."""
+    routes: list[Route] = []
+    for group in groups:
+        for spec in group.specs:
+            operation = contract.operations.get(spec.operation_id)
+            if operation is None:
+                raise LookupError(f"{spec.operation_id} is not an operation in openapi.yaml")
+            routes.append(
+                Route(
+                    operation.path,
+                    _wrap(spec, operation, contract),
+                    methods=[operation.method],
+                    name=spec.operation_id,
+                )
+            )
+    return routes

@@ -1,0 +1,7 @@
+"""signup endpoints (being written)."""
+
+from __future__ import annotations
+
+from steller_server.api.routing import Endpoints
+
+endpoints = Endpoints()

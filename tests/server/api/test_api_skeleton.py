@@ -1,0 +1,68 @@
+"""The cross-cutting behaviour every endpoint shares: request ids, versions, problems, body cap."""
+
+from __future__ import annotations
+
+import httpx
+
+from steller_server.api import versioning
+
+
+async def test_health_answers_with_request_id_and_version(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response.headers["x-request-id"].startswith("req_")
+    assert response.headers["steller-version"] == versioning.CURRENT
+    assert response.headers["ratelimit-policy"] == '"default";q=30;w=1'
+
+
+async def test_incoming_request_id_is_echoed(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/health", headers={"X-Request-Id": "trace-123"})
+    assert response.headers["x-request-id"] == "trace-123"
+
+
+async def test_readiness_reports_database(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/health/ready")
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"] == "ok"
+
+
+async def test_unknown_version_is_a_400_problem(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/health", headers={"Steller-Version": "1999-01-01"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == "unsupported_version"
+    assert body["requestId"] == response.headers["x-request-id"]
+
+
+async def test_unknown_path_is_a_404_problem_with_headers(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/nope")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert "x-request-id" in response.headers
+
+
+async def test_unknown_query_parameter_is_rejected(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/health?verbose=1")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "validation_failed"
+    assert body["errors"] == [{"pointer": "/query/verbose", "message": "unknown query parameter"}]
+
+
+async def test_oversized_body_is_413(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/api/public/signup",
+        content=b"{" + b" " * 70_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+async def test_contract_is_served(api: httpx.AsyncClient) -> None:
+    response = await api.get("/openapi.yaml")
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith("#") or "openapi: 3.1.0" in response.text
+    assert "openapi: 3.1.0" in response.text
