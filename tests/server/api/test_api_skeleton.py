@@ -66,3 +66,10 @@ async def test_contract_is_served(api: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.text.lstrip().startswith("#") or "openapi: 3.1.0" in response.text
     assert "openapi: 3.1.0" in response.text
+
+
+async def test_health_conforms_to_the_contract(api: httpx.AsyncClient) -> None:
+    from tests.server.api.contract_check import assert_conforms
+
+    assert_conforms(await api.get("/api/health"), "getHealth")
+    assert_conforms(await api.get("/api/health?x=1"), "getHealth")
