@@ -4,7 +4,8 @@
 
 The converter's output is post-processed so the committed file is reproducible (random ids become
 stable ones) and usable at once (collection variables for the base URL, the partner API key and the
-admin token; every partner request authenticates with {{apiKey}}, every admin one with {{adminToken}}).
+admin token; every partner request authenticates with {{apiKey}}, every admin one
+with {{adminToken}}).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def main() -> int:
     node_bin = args.node_bin
     if node_bin is None:
         sys.path.insert(0, str(ROOT / "tools"))
-        from node_tools import ensure
+        from node_tools import ensure  # noqa: PLC0415 - tools/ is not a package
 
         node_bin = ensure()
     text = render(node_bin)

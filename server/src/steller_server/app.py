@@ -77,7 +77,7 @@ def create_app(
     owns_db = database is None
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             for hook in on_startup:
                 await hook(state)

@@ -19,7 +19,7 @@ def _contract() -> Contract:
 def _operation(operation_id: str) -> dict[str, Any]:
     spec = _contract().spec
     for item in spec["paths"].values():
-        for method, op in item.items():
+        for op in item.values():
             if isinstance(op, dict) and op.get("operationId") == operation_id:
                 return op
     raise LookupError(operation_id)
@@ -55,8 +55,8 @@ def assert_conforms(response: httpx.Response, operation_id: str) -> None:
         return
     contract = _contract()
     validator = Draft202012Validator(
-        contract._rebase(schema),  # noqa: SLF001
-        registry=contract._registry,  # noqa: SLF001
+        contract._rebase(schema),
+        registry=contract._registry,
         format_checker=Draft202012Validator.FORMAT_CHECKER,
     )
     errors = sorted(validator.iter_errors(response.json()), key=lambda e: list(e.path))

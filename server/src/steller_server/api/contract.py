@@ -1,8 +1,8 @@
 """The contract at run time: openapi.yaml drives request validation.
 
 The server validates path, query and body of every request against the operation's schemas in
-`openapi.yaml`, so "unknown fields are rejected" and every constraint in the contract holds without a
-second, hand-written copy of the rules. Validators are built once, at application start.
+`openapi.yaml`, so "unknown fields are rejected" and every constraint in the contract holds
+without a second, hand-written copy of the rules. Validators are built once, at application start.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ import importlib
 
 from steller_server.api.routing import Endpoints
 
-# Modules that define `endpoints = Endpoints()`. Order does not matter: paths come from the contract.
+# Modules that define `endpoints = Endpoints()`. Order does not matter: paths come from the
+# contract.
 _MODULES = (
     "steller_server.api.public",
     "steller_server.api.signup",

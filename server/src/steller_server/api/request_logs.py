@@ -1,13 +1,14 @@
 """Partner request logs, written off the request path.
 
 The middleware hands each finished partner request to `RequestLogSink.record`, which only appends to
-a bounded in-memory buffer; a background task writes the buffer in batches. Under overload the oldest
-records are dropped (and counted) rather than slowing requests down.
+a bounded in-memory buffer; a background task writes the buffer in batches. Under overload the
+oldest records are dropped (and counted) rather than slowing requests down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -50,7 +51,7 @@ class RequestLogSink:
                 "method": entry["method"],
                 "path": entry["path"][:2048],
                 "status": entry["status"],
-                "latency_ms": int(round(entry["latency_ms"])),
+                "latency_ms": round(entry["latency_ms"]),
                 "created_at": self._clock(),
             }
         )
@@ -83,9 +84,7 @@ class RequestLogSink:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         await self.flush()

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from steller_server.api.contract import Contract
 from steller_server.api.limits import RateLimiter
 from steller_server.db.engine import Database
@@ -32,9 +35,6 @@ class AppState:
 
     def is_unavailable(self, exc: BaseException) -> bool:
         """True for errors that mean a backing service is down, not that the request was bad."""
-        from sqlalchemy.exc import DBAPIError
-        from sqlalchemy.exc import TimeoutError as PoolTimeout
-
         if isinstance(exc, PoolTimeout):
             return True
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:

@@ -25,7 +25,8 @@ def lookup(name: str) -> Version | None:
 
 
 def headers_for(name: str) -> dict[str, str]:
-    """`Steller-Version`, plus `Deprecation`/`Sunset` (RFC 9745 / RFC 8594) for retiring versions."""
+    """`Steller-Version`, plus `Deprecation`/`Sunset` (RFC 9745 / RFC 8594) for retiring
+    versions."""
     out = {"Steller-Version": name}
     version = VERSIONS.get(name)
     if version is not None and version.deprecated is not None:
