@@ -4,7 +4,7 @@
     python tools/generate_models.py --check  # exit 1 if the committed file is stale
 
 The output is plain `dataclasses` (keyword-only, StrEnum enums, Decimal money, aware datetimes);
-the cattrs converter in `steller.models` owns every wire rule, so the generated file holds data only.
+the cattrs converter in `steller.models` owns every wire rule; the generated file holds data only.
 """
 
 from __future__ import annotations
