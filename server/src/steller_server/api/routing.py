@@ -4,7 +4,8 @@ A route module declares handlers with `@endpoints.op("operationId", auth=..., li
 `build_routes` binds each to the method and path that `openapi.yaml` gives that operation.
 Around the handler the wrapper runs, in order: authentication and role check, the rate limit,
 path/query/body validation against the contract, the Idempotency-Key layer (POST), and the
-problem+json mapping of domain errors. Handlers only parse what they were given, call the domain and return a `Reply`.
+problem+json mapping of domain errors. Handlers only parse what they were given, call the domain
+and return a `Reply`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Steller reference server: partner API, admin API, money engine, fulfilment against Bamboo."""
