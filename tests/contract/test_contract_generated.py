@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sdk_models_match_a_fresh_generation() -> None:
-    if shutil.which("datamodel-codegen") is None and not (
-        Path(sys.executable).parent / "datamodel-codegen"
-    ).exists():
+    if (
+        shutil.which("datamodel-codegen") is None
+        and not (Path(sys.executable).parent / "datamodel-codegen").exists()
+    ):
         pytest.fail("datamodel-codegen is missing: install requirements-dev.txt")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run(

@@ -50,7 +50,12 @@ class BackgroundService(Protocol):
 async def _not_found(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return problem_response(request, "method_not_allowed", "Method not allowed on this path")
+        return problem_response(
+            request,
+            "method_not_allowed",
+            "Method not allowed on this path",
+            headers=dict(exc.headers or {}),
+        )
     return problem_response(request, "not_found", "No such resource")
 
 

@@ -57,6 +57,12 @@ class Operation:
     body_required: bool = False
     body_media_types: tuple[str, ...] = ()
 
+    @property
+    def takes_idempotency_key(self) -> bool:
+        return any(
+            p.location == "header" and p.name.lower() == "idempotency-key" for p in self.params
+        )
+
     def query_params(self) -> dict[str, Param]:
         return {p.name: p for p in self.params if p.location == "query"}
 

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from steller_server.api import versioning
 from steller_server.api.problems import ProblemError, problem_response
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_REQUEST_ID = re.compile(r"^[\x21-\x7E]{1,128}$")
 
 
 def new_request_id() -> str:
@@ -44,16 +44,33 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         headers = dict(scope["headers"])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else new_request_id()
+        raw_request_id = headers.get(b"x-request-id")
+        incoming = raw_request_id.decode("latin-1") if raw_request_id is not None else ""
+        bad_request_id = raw_request_id is not None and not _REQUEST_ID.match(incoming)
+        request_id = (
+            incoming if raw_request_id is not None and not bad_request_id else new_request_id()
+        )
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["version"] = versioning.CURRENT
         path = scope["path"]
+        raw_path = scope.get("raw_path")
+        instance = raw_path.decode("latin-1") if raw_path else path
 
-        async def reply(response_code: str, detail: str, extra: dict[str, str]) -> None:
+        async def reply(
+            response_code: str,
+            detail: str,
+            extra: dict[str, str],
+            errors: list[dict[str, str]] | None = None,
+        ) -> None:
             response = problem_response(
-                None, response_code, detail, path=path, request_id=request_id, headers=extra
+                None,
+                response_code,
+                detail,
+                path=instance,
+                request_id=request_id,
+                headers=extra,
+                errors=errors,
             )
             await send_wrapper_holder[0](  # goes through the header stamping below
                 {"type": "http.response.start", "status": response.status_code,
@@ -75,19 +92,18 @@ class RequestContextMiddleware:
 
         send_wrapper_holder = [send_wrapper]
 
+        if bad_request_id:
+            # Answered by the endpoint wrapper once the route is known (so an unknown method still
+            # gets its 405); the response carries a generated id instead.
+            state["bad_request_id"] = True
         requested = headers.get(b"steller-version")
         if requested is not None:
             name = requested.decode("latin-1").strip()
             if versioning.lookup(name) is None:
-                await reply(
-                    "unsupported_version",
-                    f"Steller-Version {name!r} is not a known version; current is "
-                    f"{versioning.CURRENT}",
-                    {},
-                )
-                return
-            state["version"] = name
-            state["requested_version"] = name
+                state["unknown_version"] = name
+            else:
+                state["version"] = name
+                state["requested_version"] = name
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:

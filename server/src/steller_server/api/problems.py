@@ -110,7 +110,9 @@ def problem_response(
 ) -> Response:
     """Build the problem+json response for `code` (the status comes from the code table)."""
     if request is not None:
-        path = path or request.url.path
+        # The undecoded path, so `instance` stays a valid URI reference whatever was requested.
+        raw = request.scope.get("raw_path")
+        path = path or (raw.decode("latin-1") if raw else request.url.path)
         request_id = request_id or request.scope.get("state", {}).get("request_id", "")
     body = problem_body(
         code=code,

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from steller_server.api import auth
+from steller_server.api import auth, versioning
 from steller_server.api.contract import Contract, Operation
 from steller_server.api.limits import Decision
 from steller_server.api.problems import CODES, ProblemError, problem_response
@@ -82,7 +82,8 @@ class EndpointSpec:
     auth: Auth
     capability: Capability | None
     roles: frozenset[str] | None
-    limit: str
+    limit: str | None
+    store_idempotent: bool = True
 
 
 class Endpoints:
@@ -99,8 +100,14 @@ class Endpoints:
         capability: Capability | None = None,
         roles: set[str] | frozenset[str] | None = None,
         limit: str = "default",
+        store_idempotent: bool = True,
     ) -> Callable[[Handler], Handler]:
-        """Declare a handler. Partners are checked by key `capability`, admins by `roles`."""
+        """Declare a handler. Partners are checked by key `capability`, admins by `roles`.
+
+        `store_idempotent=False` keeps a POST out of the Idempotency-Key store: the header is
+        accepted but nothing is stored or replayed (for responses holding a secret that must
+        never be kept, e.g. the admin login token).
+        """
 
         def register(handler: Handler) -> Handler:
             spec = EndpointSpec(
@@ -110,6 +117,7 @@ class Endpoints:
                 capability,
                 frozenset(roles) if roles else None,
                 limit,
+                store_idempotent,
             )
             self.specs.append(spec)
             return handler
@@ -148,22 +156,23 @@ def _wrap(spec: EndpointSpec, operation: Operation, contract: Contract) -> Calla
         request_id: str = scope_state.get("request_id", "")
         limit_headers: dict[str, str] = {}
         try:
+            _check_headers(scope_state)
             ctx = Ctx(request, state, operation, request_id, dict(request.path_params), {}, None)
             decision = await _authenticate_and_limit(ctx, spec, scope_state)
             if decision is not None:
                 limit_headers = decision.headers()
                 if not decision.allowed:
-                    state.metrics_rate_limited(spec.limit)
+                    state.metrics_rate_limited(decision.policy)
                     raise ProblemError(
                         "rate_limited",
-                        f"Rate limit for '{spec.limit}' requests exceeded; "
+                        f"Rate limit for '{decision.policy}' requests exceeded; "
                         f"retry after {decision.reset} s",
                     )
             contract.check_path(operation, ctx.path)
             ctx.query = contract.parse_query(operation, request.query_params.multi_items())
             raw = await request.body()
             ctx.body = contract.parse_body(operation, raw, request.headers.get("content-type"))
-            if operation.method == "POST":
+            if operation.method == "POST" and spec.store_idempotent:
                 return await _idempotent(ctx, spec, raw, limit_headers)
             reply = await spec.handler(ctx)
             return _render(reply, limit_headers)
@@ -198,10 +207,28 @@ def _wrap(spec: EndpointSpec, operation: Operation, contract: Contract) -> Calla
     return endpoint
 
 
+def _check_headers(scope_state: dict[str, Any]) -> None:
+    """Header problems the middleware noticed, answered once the route is known."""
+    if scope_state.get("bad_request_id"):
+        raise ProblemError(
+            "validation_failed",
+            "X-Request-Id must be 1 to 128 visible ASCII characters",
+            errors=[{"pointer": "/header/X-Request-Id", "message": "1 to 128 visible ASCII"}],
+        )
+    unknown = scope_state.get("unknown_version")
+    if unknown is not None:
+        raise ProblemError(
+            "unsupported_version",
+            f"Steller-Version {unknown[:40]!r} is not a known version; current is "
+            f"{versioning.CURRENT}",
+        )
+
+
 async def _authenticate_and_limit(
     ctx: Ctx, spec: EndpointSpec, scope_state: dict[str, Any]
 ) -> Decision | None:
     state = ctx.state
+    policy = spec.limit or "default"
     if spec.auth == "partner":
         ctx.partner = await auth.resolve_partner(ctx.request, state, spec.capability)
         scope_state["partner_id"] = ctx.partner.partner_id
@@ -210,12 +237,14 @@ async def _authenticate_and_limit(
             scope_state["version"] = ctx.partner.api_version
         limits = ctx.partner.rate_limits
         return await state.limiter.hit(
-            spec.limit, ctx.partner.key_id, limit=limits.get(spec.limit) if limits else None
+            policy, ctx.partner.key_id, limit=limits.get(policy) if limits else None
         )
     if spec.auth == "admin":
         ctx.admin = await auth.resolve_admin(ctx.request, state, spec.roles)
-        return await state.limiter.hit(spec.limit, ctx.admin.user_id)
-    return await state.limiter.hit(spec.limit, ctx.client_ip)
+        return await state.limiter.hit(policy, ctx.admin.user_id)
+    if spec.limit is None:
+        return None
+    return await state.limiter.hit(policy, ctx.client_ip)
 
 
 async def _idempotent(
@@ -296,20 +325,58 @@ async def _store(ctx: Ctx, scope: str, key: str, response: Response) -> None:
     )
 
 
+def _dispatch(
+    by_method: dict[str, Callable[..., Any]], literal_paths: dict[str, list[str]]
+) -> Callable[..., Any]:
+    async def endpoint(request: Request) -> Response:
+        # `/api/orders/quote` also matches `/api/orders/{orderId}`: a method the literal path
+        # lacks is a 405 there, not a lookup of an order called "quote".
+        allowed = literal_paths.get(request.url.path)
+        if allowed is not None:
+            return problem_response(
+                request,
+                "method_not_allowed",
+                "Method not allowed on this path",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        method = "GET" if request.method == "HEAD" else request.method
+        response: Response = await by_method[method](request)
+        return response
+
+    return endpoint
+
+
 def build_routes(contract: Contract, groups: list[Endpoints]) -> list[Route]:
-    """Bind every declared handler to its contract path; refuse handlers the contract lacks."""
-    routes: list[Route] = []
+    """Bind every declared handler to its contract path; refuse handlers the contract lacks.
+
+    One route per path, so a 405 lists in `Allow` every method the path supports.
+    """
+    by_path: dict[str, dict[str, Callable[..., Any]]] = {}
     for group in groups:
         for spec in group.specs:
             operation = contract.operations.get(spec.operation_id)
             if operation is None:
                 raise LookupError(f"{spec.operation_id} is not an operation in openapi.yaml")
-            routes.append(
-                Route(
-                    operation.path,
-                    _wrap(spec, operation, contract),
-                    methods=[operation.method],
-                    name=spec.operation_id,
-                )
-            )
+            methods = by_path.setdefault(operation.path, {})
+            if operation.method in methods:
+                raise LookupError(f"two handlers for {operation.method} {operation.path}")
+            methods[operation.method] = _wrap(spec, operation, contract)
+    literal = {p: sorted(m) for p, m in by_path.items() if "{" not in p}
+    routes = []
+    for path, methods in sorted(by_path.items()):
+        shadowed = {} if "{" not in path else _shadowed(path, literal)
+        routes.append(Route(path, _dispatch(methods, shadowed), methods=sorted(methods)))
     return routes
+
+
+def _shadowed(template: str, literal: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Literal paths that `template` would also match (same depth, equal fixed segments)."""
+    parts = template.split("/")
+    out: dict[str, list[str]] = {}
+    for path, methods in literal.items():
+        other = path.split("/")
+        if len(other) == len(parts) and all(
+            a == b or a.startswith("{") for a, b in zip(parts, other, strict=True)
+        ):
+            out[path] = methods
+    return out
