@@ -1,9 +1,9 @@
 """The server conforms to openapi.yaml under generated traffic (schemathesis).
 
 Every implemented operation is called with schema-valid and schema-invalid data, with a valid
-partner key and admin token, against a real uvicorn server on loopback. The checks: no 5xx, every status,
-content type, header and body is one the contract documents, and invalid input is rejected with a
-4xx. Semantic refusals of valid-looking input (402, 409, 422) are legitimate, so schemathesis'
+partner key and admin token, against a real uvicorn server on loopback. The checks: no 5xx; every
+status, content type, header and body is one the contract documents; invalid input is rejected
+with a 4xx. Semantic refusals of valid-looking input (402, 409, 422) are legitimate, so the
 "positive data acceptance" check is left out.
 """
 
