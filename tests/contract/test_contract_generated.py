@@ -54,3 +54,10 @@ def test_postman_collection_matches_a_fresh_conversion() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_vendored_redoc_bundle_is_the_pinned_one() -> None:
+    result = subprocess.run(
+        [sys.executable, "tools/vendor_redoc.py", "--check"], cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, "server/src/steller_server/static differs from redoc.sha256"

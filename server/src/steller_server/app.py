@@ -29,7 +29,7 @@ from steller_server.api.contract import Contract
 from steller_server.api.limits import RateLimiter
 from steller_server.api.middleware import RequestContextMiddleware
 from steller_server.api.problems import problem_response
-from steller_server.api.public import openapi_yaml
+from steller_server.api.public import docs_asset, docs_page, openapi_yaml
 from steller_server.api.request_logs import RequestLogSink
 from steller_server.api.routing import build_routes
 from steller_server.api.state import AppState, utcnow
@@ -99,6 +99,8 @@ def create_app(
     routes: list[BaseRoute] = [
         *build_routes(contract, groups.all_groups()),
         Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
+        Route("/docs", docs_page, methods=["GET"]),
+        Route("/docs/redoc.standalone.js", docs_asset, methods=["GET"]),
         *extra_routes,
     ]
     app = Starlette(

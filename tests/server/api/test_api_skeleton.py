@@ -73,3 +73,14 @@ async def test_health_conforms_to_the_contract(api: httpx.AsyncClient) -> None:
 
     assert_conforms(await api.get("/api/health"), "getHealth")
     assert_conforms(await api.get("/api/health?x=1"), "getHealth")
+
+
+async def test_docs_page_serves_redoc_and_its_bundled_asset(api: httpx.AsyncClient) -> None:
+    page = await api.get("/docs")
+    assert page.status_code == 200
+    assert 'spec-url="/openapi.yaml"' in page.text
+    assert "http" not in page.text.split("<body>")[1]  # nothing loaded from another host
+    asset = await api.get("/docs/redoc.standalone.js")
+    assert asset.status_code == 200
+    assert asset.headers["content-type"].startswith("application/javascript")
+    assert len(asset.content) > 500_000

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from steller_server.api.routing import Ctx, Endpoints, Reply
 
@@ -37,3 +39,35 @@ async def readiness(ctx: Ctx) -> Reply:
 async def openapi_yaml(request: Request) -> Response:
     """The contract, exactly as committed (Postman and code generators import it from here)."""
     return Response(request.app.state.steller.contract.raw, media_type="application/yaml")
+
+
+_STATIC = resources.files("steller_server") / "static"
+_DOCS_HTML = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Steller API reference</title>
+<link rel="icon" href="data:,">
+<style>body { margin: 0; }</style>
+</head>
+<body>
+<redoc spec-url="/openapi.yaml" hide-hostname="false" expand-responses="200,201,202"></redoc>
+<script src="/docs/redoc.standalone.js"></script>
+</body>
+</html>
+"""
+
+
+async def docs_page(request: Request) -> Response:
+    """The interactive API reference, rendered by Redoc from /openapi.yaml (assets served here)."""
+    return HTMLResponse(_DOCS_HTML)
+
+
+async def docs_asset(request: Request) -> Response:
+    data = (_STATIC / "redoc.standalone.js").read_bytes()
+    return Response(
+        data,
+        media_type="application/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
