@@ -2,8 +2,8 @@
 
     python tools/vendor_redoc.py [--check]
 
-The server's `/docs` page serves this file itself: no CDN at run time. The version is pinned here and
-the file's sha256 is recorded next to it, so a test can tell the committed asset is the pinned one.
+The server's `/docs` page serves this file itself: no CDN at run time. The version is pinned here
+and the file's sha256 is recorded next to it, so a test can tell the committed asset is the pinned one.
 One patch is applied: the footer logo's CDN URL becomes an inline image.
 """
 
@@ -23,7 +23,9 @@ VERSION = "2.5.4"
 # The bundle's only reference to another host is the "API docs by Redocly" footer logo; it becomes
 # an inline image so the page makes no request off this server.
 CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
-INLINE_LOGO = b"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E"
+INLINE_LOGO = (
+    b"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E"
+)
 FILES = {
     "package/bundles/redoc.standalone.js": "redoc.standalone.js",
     "package/bundles/redoc.standalone.js.LICENSE.txt": "redoc.standalone.js.LICENSE.txt",
