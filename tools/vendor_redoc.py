@@ -3,8 +3,8 @@
     python tools/vendor_redoc.py [--check]
 
 The server's `/docs` page serves this file itself: no CDN at run time. The version is pinned here
-and the file's sha256 is recorded next to it, so a test can tell the committed asset is the pinned one.
-One patch is applied: the footer logo's CDN URL becomes an inline image.
+and the file's sha256 is recorded next to it, so a test can tell the committed asset is the
+pinned one. One patch is applied: the footer logo's CDN URL becomes an inline image.
 """
 
 from __future__ import annotations
