@@ -26,9 +26,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def test_reference_page_lists_every_tag_and_operation(browser: Any, server: str) -> None:
+async def test_reference_page_lists_every_tag_and_operation(browser: Any, server: str) -> None:
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
-    page = browser.new_page()
+    page = await browser.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -39,9 +39,9 @@ def test_reference_page_lists_every_tag_and_operation(browser: Any, server: str)
         if req.url.startswith((server, f"blob:{server}", "data:"))
         else external.append(req.url),
     )
-    page.goto(f"{server}/docs", wait_until="networkidle")
-    page.wait_for_selector("[data-section-id^='tag/']", timeout=30_000)
-    text = page.inner_text("body")
+    await page.goto(f"{server}/docs", wait_until="networkidle")
+    await page.wait_for_selector("[data-section-id^='tag/']", timeout=30_000)
+    text = await page.inner_text("body")
     for tag in spec["tags"]:
         assert tag["name"] in text, f"tag {tag['name']} missing from /docs"
     summaries = [
