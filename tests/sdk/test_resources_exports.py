@@ -182,4 +182,4 @@ async def test_async_broken_statement_download_leaves_no_file(tmp_path: Path):
     ) as client:
         with pytest.raises(APIConnectionError):
             await client.statements.get_csv("2026-11", tmp_path / "s.csv")
-    assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 (test assertion)
+    assert list(tmp_path.iterdir()) == []
