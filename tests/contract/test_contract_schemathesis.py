@@ -96,7 +96,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     # Generated traffic is far faster than any real partner: lift the limits so every case
     # reaches its handler (rate limiting itself is tested elsewhere).
     saved = dict(limits.DEFAULT_POLICIES)
-    limits.DEFAULT_POLICIES.update({k: (100_000, w) for k, (_, w) in saved.items()})
+    limits.DEFAULT_POLICIES.update({k: (10_000, w) for k, (_, w) in saved.items()})
     try:
         with serve_in_thread(create_app(settings)) as url:
             yield url, headers

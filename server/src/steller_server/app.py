@@ -34,6 +34,7 @@ from steller_server.api.request_logs import RequestLogSink
 from steller_server.api.routing import build_routes
 from steller_server.api.state import AppState, utcnow
 from steller_server.db.engine import Database
+from steller_server.domain.crypto import Cipher
 from steller_server.settings import Settings
 
 log = logging.getLogger("steller")
@@ -75,7 +76,12 @@ def create_app(
     db = database or Database.from_settings(settings)
     limiter = RateLimiter(settings.redis_url or "async+memory://")
     state = AppState(
-        settings=settings, db=db, contract=contract, limiter=limiter, clock=clock or utcnow
+        settings=settings,
+        db=db,
+        contract=contract,
+        limiter=limiter,
+        replay_cipher=Cipher(settings.effective_secret_key, "idempotent-responses"),
+        clock=clock or utcnow,
     )
     sink = RequestLogSink(db, state.clock)
     state.extras["request_logs"] = sink

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import uuid
+
 import httpx
 import pytest
 
@@ -77,7 +79,7 @@ def admin_token(database: Database, settings: Settings, clock: TestClock):  # ty
     """`await admin_token(role="admin")` → a bearer token for a fresh admin user of that role."""
 
     async def issue(role: str = "admin") -> str:
-        email = f"{role}-{id(object())}@steller.test"
+        email = f"{role}-{uuid.uuid4().hex[:12]}@steller.test"
         async with database.write() as conn:
             await admins.create_user(
                 conn, email=email, name=role.title(), role=role, password="correct horse battery"

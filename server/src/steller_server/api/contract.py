@@ -7,6 +7,7 @@ without a second, hand-written copy of the rules. Validators are built once, at 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -113,6 +114,13 @@ def _coerce(raw: str, schema: Mapping[str, Any]) -> Any:
     return raw
 
 
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, _mtime_ns: int, _size: int) -> Contract:
+    raw = Path(path).read_bytes()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return Contract(yaml.load(raw, Loader=loader), raw)  # noqa: S506 - a safe loader
+
+
 class Contract:
     """openapi.yaml, parsed once, with a validator per operation."""
 
@@ -132,9 +140,10 @@ class Contract:
 
     @classmethod
     def load(cls, path: Path | None = None) -> Contract:
-        path = path or spec_path()
-        raw = path.read_bytes()
-        return cls(yaml.safe_load(raw), raw)
+        """Parse openapi.yaml once per file version; apps built later in a process share it."""
+        path = (path or spec_path()).resolve()
+        stat = path.stat()
+        return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
 
     def _validator(self, schema: Mapping[str, Any]) -> Draft202012Validator:
         return Draft202012Validator(

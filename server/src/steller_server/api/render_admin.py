@@ -88,8 +88,7 @@ def vendor_product(product: Product) -> dict[str, Any]:
 
 
 def audit_entry(entry: AuditEntry) -> dict[str, Any]:
-    """The ``AuditEntry`` schema. Entries written outside a request (bootstrap, jobs) have no
-    request id; the contract types ``requestId`` as a string, so they carry ``""``."""
+    """The ``AuditEntry`` schema (``requestId`` is null for entries written outside a request)."""
     return {
         "id": entry.id,
         "sequence": entry.sequence,
@@ -100,7 +99,7 @@ def audit_entry(entry: AuditEntry) -> dict[str, Any]:
         "before": entry.before,
         "after": entry.after,
         "reason": entry.reason,
-        "requestId": entry.request_id or "",
+        "requestId": entry.request_id,
         "createdAt": iso(entry.created_at),
         "prevHash": entry.prev_hash,
         "hash": entry.hash,

@@ -156,8 +156,8 @@ def _wrap(spec: EndpointSpec, operation: Operation, contract: Contract) -> Calla
         request_id: str = scope_state.get("request_id", "")
         limit_headers: dict[str, str] = {}
         try:
-            _check_headers(scope_state)
             ctx = Ctx(request, state, operation, request_id, dict(request.path_params), {}, None)
+            # Credentials first: a caller without them learns nothing else about the request.
             decision = await _authenticate_and_limit(ctx, spec, scope_state)
             if decision is not None:
                 limit_headers = decision.headers()
@@ -168,12 +168,15 @@ def _wrap(spec: EndpointSpec, operation: Operation, contract: Contract) -> Calla
                         f"Rate limit for '{decision.policy}' requests exceeded; "
                         f"retry after {decision.reset} s",
                     )
+            _check_headers(scope_state)
             contract.check_path(operation, ctx.path)
             ctx.query = contract.parse_query(operation, request.query_params.multi_items())
             raw = await request.body()
             ctx.body = contract.parse_body(operation, raw, request.headers.get("content-type"))
-            if operation.method == "POST" and spec.store_idempotent:
-                return await _idempotent(ctx, spec, raw, limit_headers)
+            if operation.takes_idempotency_key:
+                if spec.store_idempotent:
+                    return await _idempotent(ctx, spec, raw, limit_headers)
+                _check_idempotency_key(ctx.request.headers.get("idempotency-key"))
             reply = await spec.handler(ctx)
             return _render(reply, limit_headers)
         except ProblemError as exc:
@@ -247,18 +250,22 @@ async def _authenticate_and_limit(
     return await state.limiter.hit(policy, ctx.client_ip)
 
 
+def _check_idempotency_key(key: str | None) -> None:
+    if key is not None and not 1 <= len(key) <= 255:
+        raise ProblemError(
+            "validation_failed",
+            "Idempotency-Key must be 1 to 255 characters",
+            errors=[{"pointer": "/header/Idempotency-Key", "message": "1 to 255 characters"}],
+        )
+
+
 async def _idempotent(
     ctx: Ctx, spec: EndpointSpec, raw: bytes, limit_headers: dict[str, str]
 ) -> Response:
     key = ctx.request.headers.get("idempotency-key")
     if key is None:
         return _render(await spec.handler(ctx), limit_headers)
-    if not 1 <= len(key) <= 255:
-        raise ProblemError(
-            "validation_failed",
-            "Idempotency-Key must be 1 to 255 characters",
-            errors=[{"pointer": "/header/Idempotency-Key", "message": "1 to 255 characters"}],
-        )
+    _check_idempotency_key(key)
     owner = ctx.actor if ctx.partner or ctx.admin else f"ip:{ctx.client_ip}"
     scope = f"{owner}:{spec.operation_id}"
     request_hash = _request_hash(ctx.operation.method, ctx.request.url.path, raw)
@@ -267,11 +274,12 @@ async def _idempotent(
         state.db, scope=scope, key=key, request_hash=request_hash, now=state.clock()
     )
     if isinstance(outcome, idempotency.Replay):
-        stored = outcome.response
-        headers = {**stored.headers, **limit_headers, "Idempotent-Replayed": "true"}
-        return Response(
-            stored.body, status_code=stored.status, headers=headers, media_type=stored.media_type
-        )
+        # Stored bodies are encrypted at rest (a replayed key creation holds a secret).
+        body = state.replay_cipher.decrypt(
+            outcome.body.decode(), associated_data=f"{scope}|{key}"
+        ).encode()
+        headers = {**outcome.headers, **limit_headers, "Idempotent-Replayed": "true"}
+        return Response(body, status_code=outcome.status, headers=headers)
     if isinstance(outcome, idempotency.InProgress):
         raise ProblemError(
             "idempotency_in_progress",
@@ -314,14 +322,16 @@ async def _idempotent(
 
 async def _store(ctx: Ctx, scope: str, key: str, response: Response) -> None:
     keep = {k: v for k, v in response.headers.items() if k.lower() not in {"content-length"}}
+    sealed = ctx.state.replay_cipher.encrypt(
+        bytes(response.body).decode(), associated_data=f"{scope}|{key}"
+    )
     await idempotency.complete(
         ctx.state.db,
         scope=scope,
         key=key,
         status=response.status_code,
         headers=keep,
-        body=bytes(response.body),
-        media_type=response.media_type or "application/json",
+        body=sealed.encode(),
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from steller_server.api.contract import Contract
 from steller_server.api.limits import RateLimiter
 from steller_server.db.engine import Database
+from steller_server.domain.crypto import Cipher
 from steller_server.settings import Settings
 
 
@@ -26,6 +27,8 @@ class AppState:
     db: Database
     contract: Contract
     limiter: RateLimiter
+    #: Encrypts responses kept for Idempotency-Key replays (they may hold secrets).
+    replay_cipher: Cipher
     clock: Callable[[], datetime] = utcnow
     extras: dict[str, Any] = field(default_factory=dict)
     rate_limited: dict[str, int] = field(default_factory=dict)
