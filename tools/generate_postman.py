@@ -51,6 +51,19 @@ def _stabilise(node: Any, trail: str) -> None:
             _stabilise(value, f"{trail}/{index}:{name}")
 
 
+def _fresh_idempotency_keys(node: Any) -> None:
+    """Every send gets its own Idempotency-Key; a fixed example value would make the second
+    request with an edited body fail with 422 idempotency_key_reused."""
+    if isinstance(node, dict):
+        if str(node.get("key", "")).lower() == "idempotency-key" and "value" in node:
+            node["value"] = "{{$guid}}"
+        for value in node.values():
+            _fresh_idempotency_keys(value)
+    elif isinstance(node, list):
+        for value in node:
+            _fresh_idempotency_keys(value)
+
+
 def _fix_auth(node: Any) -> None:
     if isinstance(node, dict):
         auth = node.get("auth")
@@ -79,6 +92,7 @@ def render(node_bin: Path) -> str:
     collection["info"]["_postman_id"] = str(uuid.uuid5(NAMESPACE, "collection"))
     _stabilise(collection.get("item", []), "item")
     _fix_auth(collection)
+    _fresh_idempotency_keys(collection.get("item", []))
     collection["variable"] = VARIABLES
     return json.dumps(collection, indent=2, ensure_ascii=False) + "\n"
 

@@ -59,7 +59,7 @@ def problem(status: int, code: str | None = None, **extra: object) -> dict[str, 
         (422, "unprocessable", E.UnprocessableEntityError),
         (422, "idempotency_key_reused", E.IdempotencyKeyReusedError),
         (422, "price_above_expected_total", E.PriceAboveExpectedTotalError),
-        (422, "validation_failed", E.ValidationFailedError),
+        (400, "validation_failed", E.ValidationFailedError),
         (429, "rate_limited", E.RateLimitError),
         (500, "internal_error", E.InternalServerError),
         (502, None, E.InternalServerError),
@@ -75,17 +75,17 @@ def test_status_and_code_select_the_error_class(status, code, cls):
 
 
 def test_a_code_used_with_an_unexpected_status_falls_back_to_the_status_class():
-    # ``except BadRequestError`` must catch every 400, whatever the code says.
+    # ``except UnprocessableEntityError`` must catch every 422, whatever the code says.
     err = E.make_status_error(
-        response(400, problem(400, "validation_failed", errors=[{"pointer": "/x", "message": "m"}]))
+        response(422, problem(422, "validation_failed", errors=[{"pointer": "/x", "message": "m"}]))
     )
-    assert type(err) is E.BadRequestError
+    assert type(err) is E.UnprocessableEntityError
     assert err.errors == [E.FieldError("/x", "m")]
 
 
 def test_the_class_tree_lets_users_catch_broadly_or_narrowly():
     assert issubclass(E.IdempotencyInProgressError, E.ConflictError)
-    assert issubclass(E.ValidationFailedError, E.UnprocessableEntityError)
+    assert issubclass(E.ValidationFailedError, E.BadRequestError)
     assert issubclass(E.ServiceUnavailableError, E.InternalServerError)
     assert issubclass(E.APITimeoutError, E.APIConnectionError)
     assert not issubclass(E.APIConnectionError, E.APIStatusError)
@@ -137,7 +137,7 @@ def test_str_is_one_useful_line():
 
 def test_validation_errors_list_pointer_and_message_pairs():
     body = problem(
-        422,
+        400,
         "validation_failed",
         detail="The request body is invalid",
         requestId="req_9",
@@ -146,12 +146,12 @@ def test_validation_errors_list_pointer_and_message_pairs():
             {"pointer": "/sku", "message": "is required"},
         ],
     )
-    err = E.make_status_error(response(422, body))
+    err = E.make_status_error(response(400, body))
     assert isinstance(err, E.ValidationFailedError)
     assert err.errors == [("/quantity", "must be >= 1"), ("/sku", "is required")]
     assert [e.pointer for e in err.errors] == ["/quantity", "/sku"]
     assert str(err) == (
-        "422 validation_failed: The request body is invalid "
+        "400 validation_failed: The request body is invalid "
         "[/quantity: must be >= 1; /sku: is required] (request req_9)"
     )
 

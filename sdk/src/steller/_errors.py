@@ -8,6 +8,7 @@
     ├── APIResponseValidationError                a response did not match the SDK's models
     ├── APIStatusError                            the API answered 4xx/5xx (problem+json)
     │   ├── BadRequestError                       400
+    │   │   └── ValidationFailedError             400 validation_failed (see ``.errors``)
     │   ├── AuthenticationError                   401
     │   ├── InsufficientFundsError                402 insufficient_funds
     │   ├── PermissionDeniedError                 403
@@ -18,8 +19,7 @@
     │   ├── PayloadTooLargeError                  413
     │   ├── UnprocessableEntityError              422
     │   │   ├── IdempotencyKeyReusedError         422 idempotency_key_reused
-    │   │   ├── PriceAboveExpectedTotalError      422 price_above_expected_total
-    │   │   └── ValidationFailedError             422 validation_failed (see ``.errors``)
+    │   │   └── PriceAboveExpectedTotalError      422 price_above_expected_total
     │   ├── RateLimitError                        429 (see ``.retry_after``)
     │   └── InternalServerError                   5xx
     │       └── ServiceUnavailableError           503
@@ -285,8 +285,8 @@ class PriceAboveExpectedTotalError(UnprocessableEntityError):
     """422 ``price_above_expected_total``: the price is higher than the order's expectedTotal."""
 
 
-class ValidationFailedError(UnprocessableEntityError):
-    """422 ``validation_failed``: some fields are invalid; ``errors`` names each by JSON pointer.
+class ValidationFailedError(BadRequestError):
+    """400 ``validation_failed``: some fields are invalid; ``errors`` names each by JSON pointer.
 
     ::
 
