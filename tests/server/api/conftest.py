@@ -8,10 +8,9 @@ running; `clock` is a settable test clock the app reads; `partner_key(partner)` 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import uuid
 
 import httpx
 import pytest

@@ -84,3 +84,24 @@ async def test_docs_page_serves_redoc_and_its_bundled_asset(api: httpx.AsyncClie
     assert asset.status_code == 200
     assert asset.headers["content-type"].startswith("application/javascript")
     assert len(asset.content) > 500_000
+
+
+async def test_replayed_responses_are_encrypted_at_rest(api: httpx.AsyncClient, database) -> None:
+    """A signup's stored response holds the new API key: the store keeps it sealed."""
+    from sqlalchemy import select
+
+    from steller_server.db.tables import idempotency_keys
+
+    body = {"name": "Sealed Ltd", "email": "sealed@example.com"}
+    headers = {"Idempotency-Key": "signup-sealed-1"}
+    first = await api.post("/api/public/signup", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    secret = first.json()["apiKey"]["key"]
+    async with database.read() as conn:
+        stored = (await conn.execute(select(idempotency_keys.c.response_body))).scalars().all()
+    assert stored, "the response was not stored for replay"
+    assert all(secret.encode() not in bytes(row or b"") for row in stored)
+    again = await api.post("/api/public/signup", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["apiKey"]["key"] == secret

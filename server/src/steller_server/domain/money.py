@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 __all__ = [
     "AMOUNT_PATTERN",
@@ -39,8 +40,10 @@ AMOUNT_PATTERN = re.compile(r"^-?[0-9]+(\.[0-9]{1,4})?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
+@lru_cache(maxsize=512)
 def exponent(currency: str) -> int:
-    """Number of decimals of ``currency`` (ISO 4217)."""
+    """Number of decimals of ``currency`` (ISO 4217). Memoised: it runs several times per price
+    and per rendered amount (a catalog page renders hundreds)."""
     if not _CURRENCY.match(currency):
         raise ValueError(f"not a currency code: {currency!r}")
     return CURRENCY_EXPONENTS.get(currency, DEFAULT_EXPONENT)
