@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from steller_server.db.dialect import upsert
 from steller_server.db.tables import fx_rates, partner_products, partners, products
-from steller_server.domain import audit, pricing
+from steller_server.domain import audit, money, pricing
 from steller_server.domain.clock import utcnow
 from steller_server.domain.errors import NotFound, PriceBelowCost, ProductNotAvailable
 from steller_server.domain.models import Approval, Product
@@ -26,6 +26,7 @@ from steller_server.domain.models import Approval, Product
 __all__ = [
     "ApprovalItem",
     "ApprovalRejected",
+    "approval_target",
     "approve_products",
     "get_product",
     "list_approvals",
@@ -113,7 +114,9 @@ async def approve_products(
 
     Every item passes the profit guard at both ends of its denomination range in the partner's
     wallet currency, or :class:`ApprovalRejected` lists each offender and nothing is written.
-    ``replace=True`` makes ``items`` the partner's whole approved set.
+    ``replace=True`` makes ``items`` the partner's whole approved set. With ``audit_log``, one
+    ``product.approve`` per SKU added or re-priced and one ``product.revoke`` per SKU removed
+    (target ``product_approval`` ``ptn_…/SKU``, before/after = the discount).
     """
     now = now or utcnow()
     currency = await conn.scalar(select(partners.c.currency).where(partners.c.id == partner_id))
@@ -143,7 +146,7 @@ async def approve_products(
     if problems:
         raise ApprovalRejected(problems)
 
-    before = {a.sku: format(a.discount_percent, "f")
+    before = {a.sku: a.discount_percent
               for a in await list_approvals(conn, partner_id=partner_id)}
     if replace:
         await conn.execute(delete(partner_products).where(
@@ -159,21 +162,47 @@ async def approve_products(
         )
     approvals = await list_approvals(conn, partner_id=partner_id)
     if audit_log:
-        await audit.record(
-            conn, actor=actor, action="product.approve", target_type="partner",
-            target_id=partner_id, before={"products": before},
-            after={"products": {a.sku: format(a.discount_percent, "f") for a in approvals}},
-            reason=reason, request_id=request_id, now=now,
-        )
+        after = {a.sku: a.discount_percent for a in approvals}
+        for sku, discount in after.items():
+            old = before.get(sku)
+            if old == discount:
+                continue
+            await audit.record(
+                conn, actor=actor, action="product.approve", target_type="product_approval",
+                target_id=approval_target(partner_id, sku),
+                before=None if old is None else {"discountPercent": _percent(old)},
+                after={"discountPercent": _percent(discount)},
+                reason=reason, request_id=request_id, now=now,
+            )
+        for sku, old in before.items():
+            if sku not in after:
+                await audit.record(
+                    conn, actor=actor, action="product.revoke", target_type="product_approval",
+                    target_id=approval_target(partner_id, sku),
+                    before={"discountPercent": _percent(old)}, after=None,
+                    reason=reason or "not in the replacing set", request_id=request_id, now=now,
+                )
     return approvals
 
 
 async def remove_approval(conn: AsyncConnection, *, partner_id: str, sku: str, actor: str,
                           request_id: str | None = None, now: datetime | None = None) -> None:
+    discount = await conn.scalar(select(partner_products.c.discount_percent).where(
+        partner_products.c.partner_id == partner_id, partner_products.c.sku == sku))
     result = await conn.execute(delete(partner_products).where(
         partner_products.c.partner_id == partner_id, partner_products.c.sku == sku))
-    if result.rowcount != 1:
+    if discount is None or result.rowcount != 1:
         raise NotFound("product not approved for this partner")
-    await audit.record(conn, actor=actor, action="product.remove", target_type="partner",
-                       target_id=partner_id, before={"sku": sku}, after=None,
+    await audit.record(conn, actor=actor, action="product.revoke",
+                       target_type="product_approval", target_id=approval_target(partner_id, sku),
+                       before={"discountPercent": _percent(discount)}, after=None,
                        request_id=request_id, now=now)
+
+
+def approval_target(partner_id: str, sku: str) -> str:
+    """The audit ``targetId`` of an approval (``ptn_…/SKU``, as the contract names it)."""
+    return f"{partner_id}/{sku}"
+
+
+def _percent(value: Decimal) -> str:
+    return money.format_decimal(value)

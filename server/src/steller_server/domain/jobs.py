@@ -107,14 +107,19 @@ async def claim(
         candidates = select(jobs.c.id).where(due)
         if kinds is not None:
             candidates = candidates.where(jobs.c.kind.in_(list(kinds)))
-        candidates = (
+        # A MATERIALIZED CTE, not ``id IN (subquery)``: PostgreSQL may plan the subquery as the
+        # inner side of a nested-loop semi join and re-run its LIMIT … SKIP LOCKED per outer row,
+        # claiming every due job instead of ``limit`` of them.
+        chosen = (
             candidates.order_by(jobs.c.run_at, jobs.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            .cte("claim_candidates")
+            .prefix_with("MATERIALIZED")
         )
         result = await conn.execute(
             update(jobs)
-            .where(jobs.c.id.in_(candidates.scalar_subquery()), due)
+            .where(jobs.c.id.in_(select(chosen.c.id)), due)
             .values(status="running", locked_by=worker_id, locked_until=now + lease,
                     attempts=jobs.c.attempts + 1, updated_at=now)
             .returning(*jobs.c)

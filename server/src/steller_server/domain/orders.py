@@ -566,13 +566,18 @@ async def cancel_order(db: Database, *, order_id: str, actor: str, reason: str,
 async def mark_failed_and_refund(db: Database, *, order_id: str, actor: str, reason: str,
                                  request_id: str | None = None,
                                  now: datetime | None = None) -> Order:
-    """Admin: end a stuck ``processing`` order as ``failed`` with a full refund (+ audit)."""
+    """Admin: end a stuck ``processing`` order as ``failed`` with a full refund (+ audit
+    ``order.mark_failed_and_refund``, the contract's name for it)."""
     now = now or utcnow()
     async with db.write() as conn:
+        current = await get_order(conn, order_id=order_id)
         order = await fail_order(conn, order_id=order_id, reason=reason, actor=actor,
                                  request_id=request_id, now=now)
-        await audit.record(conn, actor=actor, action="order.mark_failed", target_type="order",
-                           target_id=order_id, before={"status": "processing"},
+        await audit.record(conn, actor=actor, action="order.mark_failed_and_refund",
+                           target_type="order", target_id=order_id,
+                           before={"status": current.status,
+                                   "refundedAmount": money.format_amount(current.refunded_minor,
+                                                                         current.currency)},
                            after={"status": order.status,
                                   "refundedAmount": money.format_amount(order.refunded_minor,
                                                                         order.currency)},

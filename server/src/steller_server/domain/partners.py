@@ -197,7 +197,8 @@ async def create_partner(
                 company=None, threshold_minor=money.to_minor(threshold, currency), now=now,
             )
             await audit.record(conn, actor=actor, action="partner.create", target_type="partner",
-                               target_id=partner.id, after=partner_public(partner),
+                               target_id=partner.id,
+                               after={**partner_public(partner), "walletId": wallet.id},
                                request_id=request_id, now=now)
     except IntegrityError as exc:
         if "email" in str(exc.orig).lower():
@@ -216,13 +217,17 @@ async def get_partner(conn: AsyncConnection, *, partner_id: str) -> Partner:
 
 async def list_partners(conn: AsyncConnection, *, limit: int = 50,
                         after: tuple[datetime, str] | None = None,
-                        query: str | None = None) -> list[Partner]:
-    """Newest first, keyset-paged by ``(created_at, id)``; ``query`` matches name or email."""
+                        query: str | None = None, status: str | None = None) -> list[Partner]:
+    """Newest first, keyset-paged by ``(created_at, id)``; ``query`` is a literal substring of
+    name or email (``%`` and ``_`` match themselves); ``status`` filters exactly."""
     stmt = select(partners)
     if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(or_(func.lower(partners.c.name).like(like),
-                              func.lower(partners.c.email).like(like)))
+        like = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%") \
+            .replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(func.lower(partners.c.name).like(like, escape="\\"),
+                              func.lower(partners.c.email).like(like, escape="\\")))
+    if status is not None:
+        stmt = stmt.where(partners.c.status == status)
     if after is not None:
         created, pid = after
         stmt = stmt.where(or_(partners.c.created_at < created,
@@ -244,12 +249,15 @@ async def update_partner(
     reason: str | None = None,
     request_id: str | None = None,
     now: datetime | None = None,
+    action: str | None = None,
 ) -> Partner:
     """Change the given fields (``UNSET`` = keep) and audit the diff. A status change needs a
     ``reason``; suspending blocks the partner's keys at authentication (403 partner_suspended).
 
     ``low_balance_threshold`` is a Decimal in the partner's currency; ``rate_limits`` a mapping
-    with ``catalog`` / ``orders`` / ``default`` (ints or None for the default).
+    with ``catalog`` / ``orders`` / ``default`` (ints or None for the default). ``action`` names
+    the audit entry (default: ``partner.update``, or ``partner.suspend`` / ``partner.reactivate``
+    for a status change).
     """
     now = now or utcnow()
     async with db.write() as conn:
@@ -281,9 +289,10 @@ async def update_partner(
         await conn.execute(update(partners).where(partners.c.id == partner_id).values(**values))
         fresh = await get_partner(conn, partner_id=partner_id)
         before, after = _diff(_admin_view(current), _admin_view(fresh))
-        action = "partner.update"
-        if status is not UNSET and status != current.status:
-            action = "partner.suspend" if status == "suspended" else "partner.reactivate"
+        if action is None:
+            action = "partner.update"
+            if status is not UNSET and status != current.status:
+                action = "partner.suspend" if status == "suspended" else "partner.reactivate"
         await audit.record(conn, actor=actor, action=action, target_type="partner",
                            target_id=partner_id, before=before, after=after, reason=reason,
                            request_id=request_id, now=now)

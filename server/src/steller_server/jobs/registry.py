@@ -11,14 +11,22 @@ from steller_server.jobs.base import JobContext, Outcome
 
 Handler = Callable[[Job, JobContext], Awaitable[Outcome]]
 
+#: Pull the vendor catalog and FX rates (payload ``{"runId"?: "syn_…", "trigger": …}``).
+CATALOG_SYNC = "catalog_sync"
+#: Reconcile wallets, vendor orders, stuck orders and vendor balances (``{"runId"?: "rec_…"}``).
+RECONCILIATION = "reconciliation"
+
 HANDLERS: dict[str, str] = {
     jobs.FULFILMENT: "steller_server.jobs.fulfilment:run",
     jobs.WEBHOOK_DELIVERY: "steller_server.jobs.delivery:run",
     jobs.LOW_BALANCE_CHECK: "steller_server.jobs.delivery:run_low_balance_check",
+    CATALOG_SYNC: "steller_server.jobs.catalog_sync:run",
+    RECONCILIATION: "steller_server.jobs.reconciliation:run",
 }
 
 
 def resolve(kind: str) -> Handler:
+    """The handler for ``kind``; KeyError (unknown kind), ImportError/AttributeError (missing)."""
     module_name, _, attr = HANDLERS[kind].partition(":")
     handler: Handler = getattr(importlib.import_module(module_name), attr)
     return handler
