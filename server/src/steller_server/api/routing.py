@@ -99,7 +99,7 @@ class Endpoints:
         auth: Auth,
         capability: Capability | None = None,
         roles: set[str] | frozenset[str] | None = None,
-        limit: str = "default",
+        limit: str | None = "default",
         store_idempotent: bool = True,
     ) -> Callable[[Handler], Handler]:
         """Declare a handler. Partners are checked by key `capability`, admins by `roles`.

@@ -74,7 +74,10 @@ async def record_event(
     }
     await conn.execute(insert(events_table).values(**row))
     if subscribed:
-        await jobs.enqueue(conn, kind=jobs.WEBHOOK_DELIVERY, payload={"eventId": row["id"]},
+        # partnerId lets the delivery handler apply its per-endpoint in-flight cap before any
+        # database read; attempt numbers the retry schedule (jobs/delivery.py).
+        await jobs.enqueue(conn, kind=jobs.WEBHOOK_DELIVERY,
+                           payload={"eventId": row["id"], "partnerId": partner_id, "attempt": 1},
                            dedupe_key=f"webhook:{row['id']}", request_id=request_id, now=now,
                            max_attempts=1000)
     return Event(**row)
