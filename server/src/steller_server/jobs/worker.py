@@ -28,6 +28,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,7 @@ from steller_server.domain.models import Job
 from steller_server.jobs import registry
 from steller_server.jobs.base import Done, JobContext, Later, Outcome, Retry
 from steller_server.jobs.scheduler import Scheduler
+from steller_server.observability.jobs import job_context, job_step_done
 from steller_server.settings import ConfigError, Settings
 from steller_server.vendor import BambooClient
 
@@ -179,6 +181,10 @@ class Worker:
                     await asyncio.wait_for(self._wait_for_change(), self.poll_interval)
         finally:
             await self._drain()
+            # The webhook handler keeps its outbound client in extras when none was passed in.
+            client = self.context.extras.pop("webhook_client", None)
+            if client is not None:
+                await client.aclose()
             log.info("worker %s stopped", self.worker_id)
 
     async def run_until_idle(self, *, max_jobs: int = 100_000, within: float = 60.0) -> int:
@@ -252,12 +258,21 @@ class Worker:
     # -- one job -------------------------------------------------------------------------------
 
     async def _run_one(self, job: Job) -> None:
+        # Every log line of this job (vendor calls included) carries the job and the request
+        # that caused it; the handler task below copies this context.
+        with job_context(job):
+            await self._run_one_in_context(job)
+
+    async def _run_one_in_context(self, job: Job) -> None:
         try:
             handler = registry.resolve(job.kind)
         except (ImportError, AttributeError, KeyError) as exc:
             log.error("no handler for job kind %r (%s); job %d rescheduled", job.kind, exc, job.id)
             await self._finish(job, Later(self.clock() + MISSING_HANDLER_DELAY))
             return
+        started = time.perf_counter()
+        log.info("job %d (%s) started, attempt %d", job.id, job.kind, job.attempts,
+                 extra={"steller": {"step": "start", "attempt": job.attempts}})
         handler_task: asyncio.Task[Outcome] = asyncio.ensure_future(handler(job, self.context))
         heartbeat = asyncio.create_task(self._heartbeat(job, handler_task))
         outcome: Outcome
@@ -277,6 +292,7 @@ class Worker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+        job_step_done(job, outcome, time.perf_counter() - started, self.clock())
         await self._finish(job, outcome)
 
     async def _heartbeat(self, job: Job, handler_task: asyncio.Task[Outcome]) -> bool:
