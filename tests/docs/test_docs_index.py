@@ -34,8 +34,9 @@ def test_the_quickstart_places_and_waits_for_a_sandbox_order(
 
 
 def test_readme_python_blocks_run(docs_server: Any, doc_blocks: Any) -> None:
-    """The README's quickstart (pasted from docs/index.md) runs too, once it is there."""
+    """The README's ten-line quickstart places and waits for a real sandbox order."""
     blocks = [b for b in doc_blocks(ROOT / "README.md", strict=False) if b.language == "python"]
+    assert blocks, "README.md lost its quickstart"
     for block in blocks:
         run_python(block.code, f"README.md:{block.where}")
 
