@@ -30,6 +30,7 @@ from sqlalchemy import (
     func,
 )
 
+from steller_server.db.expressions import utc_day
 from steller_server.db.types import DecimalType, UTCDateTime
 
 __all__ = [
@@ -49,10 +50,12 @@ __all__ = [
     "metadata",
     "order_cards",
     "orders",
+    "outbox",
     "partner_products",
     "partners",
     "products",
     "reconciliation_runs",
+    "request_log_hourly",
     "request_logs",
     "wallets",
     "webhook_attempts",
@@ -320,6 +323,11 @@ orders = Table(
 Index("ix_orders_partner_created", orders.c.partner_id, orders.c.created_at, orders.c.id)
 Index("ix_orders_created", orders.c.created_at, orders.c.id)
 Index("ix_orders_status_created", orders.c.status, orders.c.created_at)
+# Covers the usage aggregate (GET /api/partner/usage), UTC day included: an index-only scan per
+# window that reads the day from the index (0002; db/expressions.py).
+Index("ix_orders_partner_usage", orders.c.partner_id, orders.c.created_at,
+      utc_day(orders.c.created_at), orders.c.status, orders.c.sku, orders.c.total_minor,
+      orders.c.refunded_minor)
 
 order_cards = Table(
     "order_cards",
@@ -476,6 +484,19 @@ Index("ix_request_logs_partner_created", request_logs.c.partner_id, request_logs
 Index("ix_request_logs_created", request_logs.c.created_at, request_logs.c.id)
 Index("ix_request_logs_request_id", request_logs.c.request_id)
 
+# Calls and error responses per partner and closed UTC hour, rolled up from request_logs (0002);
+# partner_id '*' marks an hour as rolled up for every partner (domain.request_log_queries).
+request_log_hourly = Table(
+    "request_log_hourly",
+    metadata,
+    Column("partner_id", String(40), nullable=False),
+    Column("hour", UTCDateTime(), nullable=False),
+    Column("calls", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("computed_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("partner_id", "hour"),
+)
+
 # -- operations ---------------------------------------------------------------------------------
 
 catalog_sync_runs = Table(
@@ -559,3 +580,22 @@ health_probes = Table(
     Column("checked_at", UTCDateTime(), nullable=False),
 )
 Index("ix_health_probes_component", health_probes.c.component, health_probes.c.checked_at)
+
+# -- notifications ------------------------------------------------------------------------------
+
+# Emails captured instead of sent (sandbox mode without SMTP): GET /sandbox/outbox (0003).
+outbox = Table(
+    "outbox",
+    metadata,
+    _id(),
+    Column("partner_id", String(40)),
+    Column("kind", String(40), nullable=False),
+    Column("recipients", JSON, nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=False),
+    Column("job_id", BigInteger),
+    Column("request_id", String(80)),
+    _created(),
+)
+Index("ix_outbox_created", outbox.c.created_at, outbox.c.id)
