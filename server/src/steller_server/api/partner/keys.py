@@ -4,9 +4,9 @@ Roles follow the contract's ``x-steller-roles``: listing and revoking need a ``d
 (capability ``keys``); any key may rotate *itself*, but only a ``developer`` key may give the new
 key a different role. Rotation and revocation are audited in the same transaction as the change.
 
-Rotation is kept out of the Idempotency-Key store (``store_idempotent=False``): a stored replay
-would keep the new secret in the database for a day, and keys are stored only as a keyed hash.
-A retried rotation makes another key; the caller can list and revoke the one it never saw.
+A rotation sent with an Idempotency-Key is replayed like any POST: a retry after a lost response
+gets the same new key (the stored response is encrypted at rest by the routing layer), instead of
+minting a second key the caller never saw.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ async def list_api_keys(ctx: Ctx) -> Reply:
     return Reply(200, {"data": [key_public(k, now) for k in page], "nextCursor": next_cursor})
 
 
-@endpoints.op("rotateApiKey", auth="partner", store_idempotent=False)
+@endpoints.op("rotateApiKey", auth="partner")
 async def rotate_api_key(ctx: Ctx) -> Reply:
     assert ctx.partner is not None
     body: dict[str, Any] = ctx.body or {}
