@@ -330,13 +330,7 @@ class _BaseAPIClient(Generic[_HttpxClientT]):
         return given
 
     def _url(self, path: str) -> httpx.URL:
-        url = httpx.URL(path)
-        if url.is_absolute_url:
-            return url
-        # Like httpx's base_url merging: keep any path prefix of the base URL.
-        return self._base_url.copy_with(
-            raw_path=self._base_url.raw_path + url.raw_path.lstrip(b"/")
-        )
+        return _join_url(self._base_url, path)
 
     def _encode_params(self, params: Mapping[str, object]) -> dict[str, Any]:
         # None and NOT_GIVEN mean "no filter"; values like dates and enums use the wire form.
@@ -975,6 +969,17 @@ def _describe(exc: BaseException | None) -> str:
     if isinstance(exc, APIConnectionError) and exc.__cause__ is not None:
         return type(exc.__cause__).__name__
     return type(exc).__name__
+
+
+@functools.lru_cache(maxsize=1024)
+def _join_url(base: httpx.URL, path: str) -> httpx.URL:
+    """``path`` under ``base``, keeping any path prefix of the base URL like httpx's base_url
+    merging (an absolute URL is returned as is). URLs are immutable, so the result is cached:
+    parsing them was over a third of the time spent preparing a request."""
+    url = httpx.URL(path)
+    if url.is_absolute_url:
+        return url
+    return base.copy_with(raw_path=base.raw_path + url.raw_path.lstrip(b"/"))
 
 
 def _with_trailing_slash(url: httpx.URL) -> httpx.URL:
