@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
@@ -189,6 +189,9 @@ def _wrap(spec: EndpointSpec, operation: Operation, contract: Contract) -> Calla
                 request, exc.code, str(exc), errors=getattr(exc, "errors", None),
                 headers=limit_headers,
             )  # fmt: skip
+        except ClientDisconnect:
+            # The client went away mid-request; nobody is left to answer.
+            return Response(status_code=499)
         except Exception as exc:
             if state.is_unavailable(exc):
                 log.warning("service unavailable: %s", exc)

@@ -114,6 +114,12 @@ async def create_order(ctx: Ctx) -> Reply:
         fee_currency=settings.order_fee_currency,
         now=ctx.state.clock(),
     )
+    if created:
+        # An in-process worker (sandbox, single-process SQLite) starts fulfilment now instead of
+        # at its next poll; separate worker processes pick the job up on their own.
+        worker = ctx.state.extras.get("worker")
+        if worker is not None:
+            worker.wake()
     return Reply(202 if created else 200, order_public(order))
 
 
