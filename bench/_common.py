@@ -82,6 +82,7 @@ def free_port() -> int:
 
 # -- databases --------------------------------------------------------------------------------
 
+
 def _pg_parts(url: str) -> tuple[str, str]:
     """``(url without the database name, database name)``."""
     base, _, name = url.rpartition("/")
@@ -133,6 +134,7 @@ def server_env(url: str, **extra: str) -> dict[str, str]:
 
 
 # -- seeding ------------------------------------------------------------------------------------
+
 
 def bench_product(index: int, *, face_minor: int = 500) -> dict[str, Any]:
     """A fixed-denomination USD product; cost 95 % of face (the profit guard passes at -5 %)."""
@@ -224,6 +226,7 @@ def seed_sync(url: str, **kwargs: Any) -> Seeded:
 
 
 # -- processes ----------------------------------------------------------------------------------
+
 
 class StopBench(Exception):
     """SIGTERM during a run: unwind like Ctrl-C so every process is stopped."""
@@ -326,28 +329,73 @@ def running(proc: Proc, timeout: float = READY_TIMEOUT) -> Iterator[Proc]:
         proc.stop()
 
 
-def steller_server(url: str, *, workers: int, logs: Path, name: str = "steller",
-                   extra_env: dict[str, str] | None = None) -> Proc:
+def steller_server(
+    url: str,
+    *,
+    workers: int,
+    logs: Path,
+    name: str = "steller",
+    extra_env: dict[str, str] | None = None,
+) -> Proc:
     """``steller-server serve`` (uvloop + httptools, access log off via ``--log-level warning``)."""
     port = free_port()
-    argv = [venv_bin("steller-server"), "serve", "--host", HOST, "--port", str(port),
-            "--workers", str(workers), "--log-level", "warning"]
-    return Proc(f"{name}-{workers}w", argv, server_env(url, **(extra_env or {})),
-                logs / f"{name}-{workers}w-{port}.log", port)
+    argv = [
+        venv_bin("steller-server"),
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    return Proc(
+        f"{name}-{workers}w",
+        argv,
+        server_env(url, **(extra_env or {})),
+        logs / f"{name}-{workers}w-{port}.log",
+        port,
+    )
 
 
 def bare_server(*, workers: int, logs: Path, catalog_body: Path | None = None) -> Proc:
     """The ceiling: a bare Starlette app under the same uvicorn settings as ``serve``."""
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "_common:create_bare_app", "--factory",
-            "--app-dir", str(BENCH_DIR), "--host", HOST, "--port", str(port),
-            "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
-            "--log-level", "warning", "--proxy-headers"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "_common:create_bare_app",
+        "--factory",
+        "--app-dir",
+        str(BENCH_DIR),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+        "--proxy-headers",
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELLER_")}
     if catalog_body is not None:
         env["STELLER_BENCH_BARE_CATALOG"] = str(catalog_body)
-    return Proc(f"bare-{workers}w", argv, env, logs / f"bare-{workers}w-{port}.log", port,
-                ready_path="/health")
+    return Proc(
+        f"bare-{workers}w",
+        argv,
+        env,
+        logs / f"bare-{workers}w-{port}.log",
+        port,
+        ready_path="/health",
+    )
 
 
 def create_bare_app() -> Any:
@@ -381,6 +429,7 @@ def create_bare_app() -> Any:
 
 # -- wrk ----------------------------------------------------------------------------------------
 
+
 @dataclass
 class LoadResult:
     """One load run: throughput and latency (ms), errors counted."""
@@ -407,8 +456,10 @@ def _ms(text: str) -> float:
 
 def parse_wrk(output: str) -> LoadResult:
     """Parse ``wrk --latency`` output (latency distribution, totals, non-2xx, socket errors)."""
-    pct = {m.group(1): _ms(m.group(2))
-           for m in re.finditer(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", output, re.M)}
+    pct = {
+        m.group(1): _ms(m.group(2))
+        for m in re.finditer(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", output, re.M)
+    }
     total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     if total is None or rps is None or "50" not in pct or "99" not in pct:
@@ -422,8 +473,9 @@ def parse_wrk(output: str) -> LoadResult:
     )
     if sock:
         errors += sum(int(x) for x in sock.groups())
-    statuses = {m.group(1): int(m.group(2))
-                for m in re.finditer(r"^status (\d{3}): (\d+)$", output, re.M)}
+    statuses = {
+        m.group(1): int(m.group(2)) for m in re.finditer(r"^status (\d{3}): (\d+)$", output, re.M)
+    }
     return LoadResult(
         requests=int(total.group(1)),
         seconds=_ms(total.group(2) + total.group(3)) / 1000,
@@ -433,19 +485,30 @@ def parse_wrk(output: str) -> LoadResult:
     )  # fmt: skip
 
 
-def run_wrk(url: str, *, duration: float, connections: int = 32, threads: int = 2,
-            script: Path | None = None, script_args: Sequence[str] = (),
-            timeout_s: int = 10) -> LoadResult:
-    argv = [venv_bin("wrk") if (Path(sys.executable).parent / "wrk").exists() else "wrk",
-            f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
-            f"--timeout={timeout_s}s"]
+def run_wrk(
+    url: str,
+    *,
+    duration: float,
+    connections: int = 32,
+    threads: int = 2,
+    script: Path | None = None,
+    script_args: Sequence[str] = (),
+    timeout_s: int = 10,
+) -> LoadResult:
+    argv = [
+        venv_bin("wrk") if (Path(sys.executable).parent / "wrk").exists() else "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        "--latency",
+        f"--timeout={timeout_s}s",
+    ]
     if script is not None:
         argv += ["-s", str(script)]
     argv.append(url)
     if script_args:
         argv += ["--", *script_args]
-    done = subprocess.run(argv, capture_output=True, text=True, check=False,
-                          timeout=duration + 60)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=duration + 60)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr}\n{done.stdout}")
     return parse_wrk(done.stdout)
@@ -457,6 +520,7 @@ def write_lines(path: Path, lines: Sequence[str]) -> Path:
 
 
 # -- statistics and output ------------------------------------------------------------------------
+
 
 def percentile(samples: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (``q`` in 0..100)."""
@@ -483,8 +547,9 @@ def median_result(results: Sequence[LoadResult]) -> dict[str, Any]:
     }
 
 
-def interleave(configs: Sequence[str], repeat: int,
-               measure: Callable[[str, int], LoadResult | None]) -> dict[str, list[LoadResult]]:
+def interleave(
+    configs: Sequence[str], repeat: int, measure: Callable[[str, int], LoadResult | None]
+) -> dict[str, list[LoadResult]]:
     """Run ``measure(config, rep)`` for every config, ``repeat`` rounds, configs interleaved."""
     out: dict[str, list[LoadResult]] = {c: [] for c in configs}
     for rep in range(repeat):
@@ -498,12 +563,21 @@ def interleave(configs: Sequence[str], repeat: int,
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A Markdown table (readable in a terminal too)."""
     text_rows = [[str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h)
+        for i, h in enumerate(headers)
+    ]
+
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-                      *(line(r) for r in text_rows)])
+
+    return "\n".join(
+        [
+            line(headers),
+            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+            *(line(r) for r in text_rows),
+        ]
+    )
 
 
 def fmt(value: float | None, digits: int = 1) -> str:

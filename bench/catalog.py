@@ -64,12 +64,20 @@ def main() -> int:
 
     def record(name: str, result: c.LoadResult) -> None:
         measured.setdefault(name, []).append(result)
-        print(f"  {name:<22} {result.rps:9.1f}/s  p50 {result.p50_ms:7.2f} ms  "
-              f"p99 {result.p99_ms:8.2f} ms  errors {result.errors}", flush=True)
+        print(
+            f"  {name:<22} {result.rps:9.1f}/s  p50 {result.p50_ms:7.2f} ms  "
+            f"p99 {result.p99_ms:8.2f} ms  errors {result.errors}",
+            flush=True,
+        )
 
     def load(port: int, key: str) -> c.LoadResult:
-        return c.run_wrk(f"http://{c.HOST}:{port}", duration=args.duration, connections=CLIENTS,
-                         script=c.LUA_DIR / "get.lua", script_args=[PAGE, key])
+        return c.run_wrk(
+            f"http://{c.HOST}:{port}",
+            duration=args.duration,
+            connections=CLIENTS,
+            script=c.LUA_DIR / "get.lua",
+            script_args=[PAGE, key],
+        )
 
     with c.temp_folder("steller-bench-catalog-") as tmp_name:
         tmp = Path(tmp_name)
@@ -91,19 +99,23 @@ def main() -> int:
             body_file.write_bytes(body)
             info["page_bytes"] = len(body)
             for rep in range(repeat):
-                print(f"round {rep + 1}/{repeat} (load {c.machine_note()['loadavg_1_5_15']})",
-                      flush=True)
+                print(
+                    f"round {rep + 1}/{repeat} (load {c.machine_note()['loadavg_1_5_15']})",
+                    flush=True,
+                )
                 for workers in worker_counts:
-                    with c.running(c.bare_server(workers=workers, logs=tmp,
-                                                 catalog_body=body_file)) as bare:
+                    with c.running(
+                        c.bare_server(workers=workers, logs=tmp, catalog_body=body_file)
+                    ) as bare:
                         bare_body = fetch(bare.port or 0, PAGE, "none")
                         info["bare_page_bytes"] = len(bare_body)
                         record(f"bare/{workers}w", load(bare.port or 0, "none"))
                     for kind in databases:
                         if kind == "sqlite" and workers > 1:
                             continue
-                        with c.running(c.steller_server(urls[kind], workers=workers,
-                                                        logs=tmp)) as proc:
+                        with c.running(
+                            c.steller_server(urls[kind], workers=workers, logs=tmp)
+                        ) as proc:
                             record(f"{kind}/{workers}w", load(proc.port or 0, keys[kind]))
 
     summary = {name: c.median_result(results) for name, results in measured.items()}
@@ -114,23 +126,40 @@ def main() -> int:
         if kind != "bare" and f"bare/{processes}" in summary:
             ratio = s["rps"] / summary[f"bare/{processes}"]["rps"]
         s["ratio_to_bare"] = None if ratio is None else round(ratio, 4)
-        rows.append([f"{name} GET {PAGE if kind != 'bare' else '(same body)'}", c.fmt(s["rps"]),
-                     c.fmt(s["p50_ms"], 2), c.fmt(s["p99_ms"], 2), s["errors"],
-                     "-" if ratio is None else f"{ratio:.1%}"])
+        rows.append(
+            [
+                f"{name} GET {PAGE if kind != 'bare' else '(same body)'}",
+                c.fmt(s["rps"]),
+                c.fmt(s["p50_ms"], 2),
+                c.fmt(s["p99_ms"], 2),
+                s["errors"],
+                "-" if ratio is None else f"{ratio:.1%}",
+            ]
+        )
     print()
     print(c.table(["config", "req/s", "p50 ms", "p99 ms", "errors", "vs bare"], rows))
     document = {
-        "benchmark": "catalog", "command": " ".join(sys.argv), "machine": note,
-        "load_after": c.machine_note()["loadavg_1_5_15"], "clients": CLIENTS,
-        "duration_s": args.duration, "repeat": repeat,
-        "elapsed_s": round(time.time() - started, 1), "results": summary,
-        "target_ge_50pct": {n: s["ratio_to_bare"] >= 0.5 for n, s in summary.items()
-                            if s.get("ratio_to_bare") is not None},
+        "benchmark": "catalog",
+        "command": " ".join(sys.argv),
+        "machine": note,
+        "load_after": c.machine_note()["loadavg_1_5_15"],
+        "clients": CLIENTS,
+        "duration_s": args.duration,
+        "repeat": repeat,
+        "elapsed_s": round(time.time() - started, 1),
+        "results": summary,
+        "target_ge_50pct": {
+            n: s["ratio_to_bare"] >= 0.5
+            for n, s in summary.items()
+            if s.get("ratio_to_bare") is not None
+        },
         **info,
     }
     c.write_json(args.json, document)
-    print(f"\npage {info.get('page_bytes')} bytes; load average before {note['loadavg_1_5_15']}, "
-          f"after {document['load_after']}; {document['elapsed_s']} s")
+    print(
+        f"\npage {info.get('page_bytes')} bytes; load average before {note['loadavg_1_5_15']}, "
+        f"after {document['load_after']}; {document['elapsed_s']} s"
+    )
     bad = [n for n, s in summary.items() if s["errors"]]
     if bad:
         print(f"errors in: {', '.join(bad)}", file=sys.stderr)

@@ -41,6 +41,7 @@ TERMINAL = ("completed", "failed", "partially_completed", "cancelled", "refunded
 
 # -- the sandbox child process ------------------------------------------------------------------
 
+
 def serve_sandbox(port: int) -> None:
     """Child process: the sandbox app (zero latency, limits lifted) under uvicorn."""
     import uvicorn  # noqa: PLC0415
@@ -50,13 +51,22 @@ def serve_sandbox(port: int) -> None:
     from steller_server.settings import Settings  # noqa: PLC0415
 
     settings = Settings.from_env()
-    sandbox = build_sandbox(settings, simulator_config=SimulatorConfig(latency=0.0,
-                                                                       limits_enabled=False))
-    uvicorn.run(sandbox.app, host=c.HOST, port=port, log_level="warning", loop="uvloop",
-                http="httptools", lifespan="on")
+    sandbox = build_sandbox(
+        settings, simulator_config=SimulatorConfig(latency=0.0, limits_enabled=False)
+    )
+    uvicorn.run(
+        sandbox.app,
+        host=c.HOST,
+        port=port,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+    )
 
 
 # -- database helpers ------------------------------------------------------------------------------
+
 
 def _sync_engine(url: str) -> Any:
     from sqlalchemy import create_engine  # noqa: PLC0415
@@ -75,14 +85,21 @@ def lift_limits_and_pick_product(url: str) -> tuple[str, str]:
     engine = _sync_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("UPDATE partners SET rate_limit_orders = :n, rate_limit_catalog = :n,"
-                              " rate_limit_default = :n"), {"n": c.NO_LIMIT})
-            row = conn.execute(text(
-                "SELECT p.sku, p.min_face_minor FROM products p JOIN partner_products a "
-                "ON a.sku = p.sku WHERE p.denomination_type = 'fixed' AND p.face_currency = 'USD'"
-                " AND p.available AND p.brand_name <> 'Steller Test Brand'"
-                " ORDER BY p.min_face_minor, p.sku LIMIT 1"
-            )).one()
+            conn.execute(
+                text(
+                    "UPDATE partners SET rate_limit_orders = :n, rate_limit_catalog = :n,"
+                    " rate_limit_default = :n"
+                ),
+                {"n": c.NO_LIMIT},
+            )
+            row = conn.execute(
+                text(
+                    "SELECT p.sku, p.min_face_minor FROM products p JOIN partner_products a "
+                    "ON a.sku = p.sku WHERE p.denomination_type = 'fixed' AND p.face_currency = 'USD'"  # noqa: E501
+                    " AND p.available AND p.brand_name <> 'Steller Test Brand'"
+                    " ORDER BY p.min_face_minor, p.sku LIMIT 1"
+                )
+            ).one()
     finally:
         engine.dispose()
     asyncio.run(_fund_all(url))
@@ -101,8 +118,13 @@ async def _fund_all(url: str) -> None:
     try:
         async with db.write() as conn:
             for wallet_id in (await conn.execute(select(wallets.c.id))).scalars().all():
-                await ledger.credit(conn, wallet_id=wallet_id, amount_minor=10_000_000_000,
-                                    description="Benchmark funding", actor="system")
+                await ledger.credit(
+                    conn,
+                    wallet_id=wallet_id,
+                    amount_minor=10_000_000_000,
+                    description="Benchmark funding",
+                    actor="system",
+                )
     finally:
         await db.dispose()
 
@@ -115,7 +137,7 @@ def order_times(url: str, ids: list[str]) -> dict[str, tuple[str, datetime | Non
     try:
         with engine.connect() as conn:
             for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
+                chunk = ids[start : start + 500]
                 marks = ", ".join(f":i{n}" for n in range(len(chunk)))
                 rows = conn.execute(
                     text(f"SELECT id, status, completed_at FROM orders WHERE id IN ({marks})"),
@@ -146,16 +168,20 @@ def wait_terminal(
 
 # -- phase 1: latency at a steady rate ----------------------------------------------------------
 
-async def paced_orders(port: int, key: str, sku: str, face: str, *, rate: float,
-                       duration: float) -> tuple[dict[str, float], list[int]]:
+
+async def paced_orders(
+    port: int, key: str, sku: str, face: str, *, rate: float, duration: float
+) -> tuple[dict[str, float], list[int]]:
     """POST ``rate`` orders/s for ``duration`` s (open loop); ``{order id: send time}``."""
     import httpx  # noqa: PLC0415
 
     sent: dict[str, float] = {}
     statuses: list[int] = []
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=f"http://{c.HOST}:{port}", limits=limits,
-                                 timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=f"http://{c.HOST}:{port}", limits=limits, timeout=30
+    ) as client:
+
         async def one(index: int) -> None:
             started = time.time()
             response = await client.post(
@@ -185,14 +211,19 @@ def latency_phase(tmp: Path, *, rate: float, duration: float) -> dict[str, Any]:
     with c.throwaway_database("sqlite", tmp) as url:
         c.migrate(url)
         port = c.free_port()
-        proc = c.Proc("sandbox", [sys.executable, str(Path(__file__).resolve()),
-                                  "--serve-sandbox", str(port)],
-                      c.server_env(url), tmp / f"sandbox-{port}.log", port)
+        proc = c.Proc(
+            "sandbox",
+            [sys.executable, str(Path(__file__).resolve()), "--serve-sandbox", str(port)],
+            c.server_env(url),
+            tmp / f"sandbox-{port}.log",
+            port,
+        )
         with c.running(proc):
             sku, face = lift_limits_and_pick_product(url)
             key = demo_api_key(c.settings_for(url))
-            sent, statuses = asyncio.run(paced_orders(port, key, sku, face, rate=rate,
-                                                      duration=duration))
+            sent, statuses = asyncio.run(
+                paced_orders(port, key, sku, face, rate=rate, duration=duration)
+            )
             states = wait_terminal(url, list(sent), timeout=60)
     latencies = []
     by_status: dict[str, int] = {}
@@ -203,18 +234,26 @@ def latency_phase(tmp: Path, *, rate: float, duration: float) -> dict[str, Any]:
             latencies.append((done.timestamp() - started) * 1000)
     http_errors = sum(1 for s in statuses if s != 202)
     return {
-        "rate_per_s": rate, "duration_s": duration, "orders": len(statuses),
-        "http_non_202": http_errors, "final_status": by_status, "sku": sku, "face": face,
+        "rate_per_s": rate,
+        "duration_s": duration,
+        "orders": len(statuses),
+        "http_non_202": http_errors,
+        "final_status": by_status,
+        "sku": sku,
+        "face": face,
         "p50_ms": round(c.percentile(latencies, 50), 1),
         "p90_ms": round(c.percentile(latencies, 90), 1),
         "p99_ms": round(c.percentile(latencies, 99), 1),
         "max_ms": round(max(latencies), 1) if latencies else None,
-        "target_met": bool(latencies) and c.percentile(latencies, 50) < 200
-        and c.percentile(latencies, 99) < 1000 and http_errors == 0,
+        "target_met": bool(latencies)
+        and c.percentile(latencies, 50) < 200
+        and c.percentile(latencies, 99) < 1000
+        and http_errors == 0,
     }
 
 
 # -- phase 2: throughput with worker processes --------------------------------------------------
+
 
 async def place_orders(url: str, key: str, sku: str, face: str, count: int) -> list[str]:
     import httpx  # noqa: PLC0415
@@ -226,6 +265,7 @@ async def place_orders(url: str, key: str, sku: str, face: str, count: int) -> l
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+
             async def one(index: int) -> None:
                 response = await client.post(
                     "/api/orders", headers={"x-api-key": key},
@@ -249,8 +289,13 @@ async def bootstrap_pg(url: str, sim_url: str) -> str:
 
     settings = c.settings_for(url)
     db = Database.from_settings(settings)
-    vendor = BambooClient(sim_url, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET,
-                          limits=BambooLimits(enabled=False), limiter_storage_uri="memory://")
+    vendor = BambooClient(
+        sim_url,
+        SANDBOX_CLIENT_ID,
+        SANDBOX_CLIENT_SECRET,
+        limits=BambooLimits(enabled=False),
+        limiter_storage_uri="memory://",
+    )
     try:
         demo = await bootstrap_demo(db, settings, vendor)
     finally:
@@ -259,8 +304,9 @@ async def bootstrap_pg(url: str, sim_url: str) -> str:
     return str(demo.api_key)
 
 
-def throughput_phase(tmp: Path, *, worker_counts: list[int], orders: int, repeat: int,
-                     concurrency: int) -> dict[str, Any]:
+def throughput_phase(
+    tmp: Path, *, worker_counts: list[int], orders: int, repeat: int, concurrency: int
+) -> dict[str, Any]:
     from steller_sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET  # noqa: PLC0415
     from steller_server.sandbox_mode import SANDBOX_ACCOUNT_ID  # noqa: PLC0415
 
@@ -268,39 +314,78 @@ def throughput_phase(tmp: Path, *, worker_counts: list[int], orders: int, repeat
     with c.throwaway_database("postgres", tmp) as url:
         c.migrate(url)
         sim_port = c.free_port()
-        sim = c.Proc("simulator", [c.venv_bin("steller-sandbox"), "--host", c.HOST, "--port",
-                                   str(sim_port), "--no-limits", "--log-level", "warning"],
-                     dict(os.environ), tmp / f"sim-{sim_port}.log", sim_port, ready_path="/")
+        sim = c.Proc(
+            "simulator",
+            [
+                c.venv_bin("steller-sandbox"),
+                "--host",
+                c.HOST,
+                "--port",
+                str(sim_port),
+                "--no-limits",
+                "--log-level",
+                "warning",
+            ],
+            dict(os.environ),
+            tmp / f"sim-{sim_port}.log",
+            sim_port,
+            ready_path="/",
+        )
         with c.running(sim):
             sim_url = f"http://{c.HOST}:{sim_port}"
             key = asyncio.run(bootstrap_pg(url, sim_url))
             sku, face = lift_limits_and_pick_product(url)
-            env = c.server_env(url, STELLER_BAMBOO_BASE_URL=sim_url,
-                               STELLER_BAMBOO_CLIENT_ID=SANDBOX_CLIENT_ID,
-                               STELLER_BAMBOO_CLIENT_SECRET=SANDBOX_CLIENT_SECRET,
-                               STELLER_BAMBOO_ACCOUNT_ID=str(SANDBOX_ACCOUNT_ID))
+            env = c.server_env(
+                url,
+                STELLER_BAMBOO_BASE_URL=sim_url,
+                STELLER_BAMBOO_CLIENT_ID=SANDBOX_CLIENT_ID,
+                STELLER_BAMBOO_CLIENT_SECRET=SANDBOX_CLIENT_SECRET,
+                STELLER_BAMBOO_ACCOUNT_ID=str(SANDBOX_ACCOUNT_ID),
+            )
             for rep in range(repeat):
                 for workers in worker_counts:
-                    print(f"  round {rep + 1}/{repeat}: {workers} worker(s), placing {orders} "
-                          f"orders (load {c.machine_note()['loadavg_1_5_15']})", flush=True)
+                    print(
+                        f"  round {rep + 1}/{repeat}: {workers} worker(s), placing {orders} "
+                        f"orders (load {c.machine_note()['loadavg_1_5_15']})",
+                        flush=True,
+                    )
                     ids = asyncio.run(place_orders(url, key, sku, face, orders))
-                    procs = [c.Proc(f"worker{i}", [c.venv_bin("steller-server"), "worker",
-                                                   "--concurrency", str(concurrency),
-                                                   "--poll-interval", "0.2", "--no-schedule",
-                                                   "--no-vendor-limits"],
-                                    env, tmp / f"worker-{rep}-{workers}-{i}.log")
-                             for i in range(workers)]
+                    procs = [
+                        c.Proc(
+                            f"worker{i}",
+                            [
+                                c.venv_bin("steller-server"),
+                                "worker",
+                                "--concurrency",
+                                str(concurrency),
+                                "--poll-interval",
+                                "0.2",
+                                "--no-schedule",
+                                "--no-vendor-limits",
+                            ],
+                            env,
+                            tmp / f"worker-{rep}-{workers}-{i}.log",
+                        )
+                        for i in range(workers)
+                    ]
                     with contextlib.ExitStack() as stack:
                         for proc in procs:
                             stack.enter_context(c.running(proc))
                         states = wait_terminal(url, ids, timeout=max(60.0, orders / 5))
-                    done = sorted(t.timestamp() for s, t in states.values()
-                                  if s == "completed" and t is not None)
+                    done = sorted(
+                        t.timestamp()
+                        for s, t in states.values()
+                        if s == "completed" and t is not None
+                    )
                     span = done[-1] - done[0] if len(done) > 1 else float("nan")
                     result = {
-                        "orders": orders, "completed": len(done),
-                        "other": {s: sum(1 for x, _ in states.values() if x == s)
-                                  for s in {x for x, _ in states.values()} if s != "completed"},
+                        "orders": orders,
+                        "completed": len(done),
+                        "other": {
+                            s: sum(1 for x, _ in states.values() if x == s)
+                            for s in {x for x, _ in states.values()}
+                            if s != "completed"
+                        },
                         "span_s": round(span, 2),
                         "completed_per_s": round((len(done) - 1) / span, 1) if span > 0 else None,
                     }
@@ -339,8 +424,11 @@ def main() -> int:
     started = time.time()
     note = c.machine_note()
     print(f"# fulfilment benchmark: {note}", flush=True)
-    document: dict[str, Any] = {"benchmark": "fulfilment", "command": " ".join(sys.argv),
-                                "machine": note}
+    document: dict[str, Any] = {
+        "benchmark": "fulfilment",
+        "command": " ".join(sys.argv),
+        "machine": note,
+    }
     with c.temp_folder("steller-bench-fulfilment-") as tmp_name:
         tmp = Path(tmp_name)
         if "latency" in phases:
@@ -350,27 +438,45 @@ def main() -> int:
         if "throughput" in phases:
             print("throughput (PostgreSQL, steller-server worker processes)", flush=True)
             document["throughput"] = throughput_phase(
-                tmp, worker_counts=[int(w) for w in args.workers.split(",")],
-                orders=args.orders, repeat=args.repeat, concurrency=args.concurrency)
+                tmp,
+                worker_counts=[int(w) for w in args.workers.split(",")],
+                orders=args.orders,
+                repeat=args.repeat,
+                concurrency=args.concurrency,
+            )
     document["load_after"] = c.machine_note()["loadavg_1_5_15"]
     document["elapsed_s"] = round(time.time() - started, 1)
     rows = []
     if "latency" in document:
         lat = document["latency"]
-        rows.append([f"POST → completed, {lat['rate_per_s']:g}/s, SQLite sandbox, 1 in-process "
-                     "worker", f"{lat['orders']} orders", c.fmt(lat["p50_ms"]),
-                     c.fmt(lat["p99_ms"]), "-"])
+        rows.append(
+            [
+                f"POST → completed, {lat['rate_per_s']:g}/s, SQLite sandbox, 1 in-process worker",
+                f"{lat['orders']} orders",
+                c.fmt(lat["p50_ms"]),
+                c.fmt(lat["p99_ms"]),
+                "-",
+            ]
+        )
     base = None
     for name, s in document.get("throughput", {}).items():
         rate = s["completed_per_s"]
         base = base or rate
-        rows.append([f"fulfilment throughput, PostgreSQL, {name[:-1]} worker process(es)",
-                     f"{args.orders} orders x {args.repeat}", "-", "-",
-                     f"{c.fmt(rate)}/s" + (f" (x{rate / base:.2f})" if rate and base else "")])
+        rows.append(
+            [
+                f"fulfilment throughput, PostgreSQL, {name[:-1]} worker process(es)",
+                f"{args.orders} orders x {args.repeat}",
+                "-",
+                "-",
+                f"{c.fmt(rate)}/s" + (f" (x{rate / base:.2f})" if rate and base else ""),
+            ]
+        )
     print()
     print(c.table(["measurement", "size", "p50 ms", "p99 ms", "completed/s"], rows))
-    print(f"\nload average before {note['loadavg_1_5_15']}, after {document['load_after']}; "
-          f"{document['elapsed_s']} s")
+    print(
+        f"\nload average before {note['loadavg_1_5_15']}, after {document['load_after']}; "
+        f"{document['elapsed_s']} s"
+    )
     c.write_json(args.json, document)
     lat = document.get("latency", {})
     if args.smoke and lat and lat.get("final_status", {}).get("completed", 0) == 0:

@@ -61,8 +61,9 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 Statement = tuple[str, dict[str, Any] | None]
 
 
-async def capture_orders(url: str, keys: list[str], sku: str) -> list[tuple[list[Statement],
-                                                                             list[Statement]]]:
+async def capture_orders(
+    url: str, keys: list[str], sku: str
+) -> list[tuple[list[Statement], list[Statement]]]:
     """For each key: the statements of its 2nd and 3rd order (in-process, through the ASGI app)."""
     import httpx  # noqa: PLC0415
     from sqlalchemy import event  # noqa: PLC0415
@@ -92,8 +93,9 @@ async def capture_orders(url: str, keys: list[str], sku: str) -> list[tuple[list
         def on_rollback(_conn: Any) -> None:
             log.append(("ROLLBACK", None))
 
-        def on_execute(_conn: Any, _cursor: Any, statement: str, parameters: Any,
-                       _context: Any, many: bool) -> None:
+        def on_execute(
+            _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+        ) -> None:
             if many or not isinstance(parameters, dict):
                 log.append((statement, {"executemany": True}))  # never part of one order
             else:
@@ -162,8 +164,11 @@ def _literal(value: Any, tokens: dict[str, str]) -> str:
     if isinstance(value, int | Decimal | float):
         return str(value)
     if isinstance(value, datetime):
-        stamp = f"to_timestamp({value.timestamp()!r})" if value.tzinfo else \
-            f"(to_timestamp({value.timestamp()!r}) AT TIME ZONE 'UTC')"
+        stamp = (
+            f"to_timestamp({value.timestamp()!r})"
+            if value.tzinfo
+            else f"(to_timestamp({value.timestamp()!r}) AT TIME ZONE 'UTC')"
+        )
         return stamp
     if isinstance(value, date):
         return f"'{value.isoformat()}'::date"
@@ -179,6 +184,7 @@ def _literal(value: Any, tokens: dict[str, str]) -> str:
 def _tokens(first: list[Statement], second: list[Statement], run: str) -> dict[str, str]:
     """Values generated per order (present in one capture, absent from the other) → expressions
     of ``:u`` (unique per pgbench transaction within this run)."""
+
     def texts(statements: list[Statement]) -> str:
         return "\n".join(json.dumps(p, default=str) for _, p in statements if p)
 
@@ -222,8 +228,11 @@ def pgbench_script(statements: list[Statement], tokens: dict[str, str]) -> str:
         if params:
             linked_ledger = after_wallet_update and "INSERT INTO ledger_entries" in sql
 
-            def render(match: re.Match[str], values: dict[str, Any] = params,
-                       linked_ledger: bool = linked_ledger) -> str:
+            def render(
+                match: re.Match[str],
+                values: dict[str, Any] = params,
+                linked_ledger: bool = linked_ledger,
+            ) -> str:
                 name = match.group(1)
                 linked = _from_wallet_update(name, values) if linked_ledger else None
                 if linked is not None:
@@ -238,8 +247,9 @@ def pgbench_script(statements: list[Statement], tokens: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_scripts(captures: list[tuple[list[Statement], list[Statement]]], folder: Path,
-                  label: str) -> list[Path]:
+def write_scripts(
+    captures: list[tuple[list[Statement], list[Statement]]], folder: Path, label: str
+) -> list[Path]:
     """One pgbench script per captured partner, with a fresh run token (unique ids per run)."""
     run = secrets.token_hex(4)
     paths = []
@@ -253,14 +263,25 @@ def write_scripts(captures: list[tuple[list[Statement], list[Statement]]], folde
 def run_pgbench(url: str, scripts: list[Path], *, duration: float, folder: Path) -> c.LoadResult:
     logs = folder / f"pgblog-{secrets.token_hex(3)}"
     logs.mkdir()
-    argv = ["pgbench", "-n", "-M", "prepared", f"-c{CLIENTS}", "-j2",
-            f"-T{max(1, round(duration))}",
-            "-D", "n=0", "-l", f"--log-prefix={logs / 'tx'}"]
+    argv = [
+        "pgbench",
+        "-n",
+        "-M",
+        "prepared",
+        f"-c{CLIENTS}",
+        "-j2",
+        f"-T{max(1, round(duration))}",
+        "-D",
+        "n=0",
+        "-l",
+        f"--log-prefix={logs / 'tx'}",
+    ]
     for script in scripts:
         argv += ["-f", f"{script}@1"]
     argv.append(url)
-    done = subprocess.run(argv, capture_output=True, text=True, check=False,
-                          timeout=duration + 120, cwd=folder)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, check=False, timeout=duration + 120, cwd=folder
+    )
     output = done.stdout + done.stderr
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", output)
     processed = re.search(r"number of transactions actually processed: (\d+)", output)
@@ -284,6 +305,7 @@ def run_pgbench(url: str, scripts: list[Path], *, duration: float, folder: Path)
 
 
 # -- the run -----------------------------------------------------------------------------------
+
 
 def count_orders(url: str) -> int:
     from sqlalchemy import create_engine, text  # noqa: PLC0415
@@ -318,14 +340,17 @@ def profile_top(raw: Path, limit: int = 25) -> dict[str, Any]:
         own[frames[-1]] += n
         for frame in set(frames):
             incl[frame] += n
+
     def share(counter: Counter[str], keep: Any) -> list[str]:
         return [f"{n / total:6.1%}  {f}" for f, n in counter.most_common(400) if keep(f)][:limit]
+
     return {
         "samples": everything,
         "request_samples": total,
         "own": share(own, lambda _f: True),
         "inclusive_steller_sqlalchemy": share(
-            incl, lambda f: "steller_server" in f or "sqlalchemy/engine" in f),
+            incl, lambda f: "steller_server" in f or "sqlalchemy/engine" in f
+        ),
     }
 
 
@@ -337,8 +362,11 @@ def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--workers", default="1,2", help="server process counts")
     parser.add_argument("--profile", help="record a py-spy profile (raw) into this folder")
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny configuration: 3 wallets, 1 round, checks only that it runs")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny configuration: 3 wallets, 1 round, checks only that it runs",
+    )
     args = parser.parse_args()
     c.install_sigterm()
     databases = [d for d in args.databases.split(",") if d]
@@ -353,8 +381,11 @@ def main() -> int:
 
     def record(name: str, result: c.LoadResult) -> None:
         measured.setdefault(name, []).append(result)
-        print(f"  {name:<28} {result.rps:9.1f}/s  p50 {result.p50_ms:7.2f} ms  "
-              f"p99 {result.p99_ms:8.2f} ms  errors {result.errors}", flush=True)
+        print(
+            f"  {name:<28} {result.rps:9.1f}/s  p50 {result.p50_ms:7.2f} ms  "
+            f"p99 {result.p99_ms:8.2f} ms  errors {result.errors}",
+            flush=True,
+        )
 
     with c.temp_folder("steller-bench-orders-") as tmp_name:
         tmp = Path(tmp_name)
@@ -369,12 +400,17 @@ def main() -> int:
                 urls[kind] = url
                 if kind == "postgres":
                     scripts_src["captures"] = asyncio.run(
-                        capture_orders(url, seeded[kind].keys, seeded[kind].skus[0]))
+                        capture_orders(url, seeded[kind].keys, seeded[kind].skus[0])
+                    )
                     sample = write_scripts(scripts_src["captures"][:1], tmp, "sample")[0]
                     info["pgbench_script_one_order"] = sample.read_text()
-            key_files = {kind: (c.write_lines(tmp / f"keys-hot-{kind}.txt", s.keys[:1]),
-                                c.write_lines(tmp / f"keys-spread-{kind}.txt", s.keys))
-                         for kind, s in seeded.items()}
+            key_files = {
+                kind: (
+                    c.write_lines(tmp / f"keys-hot-{kind}.txt", s.keys[:1]),
+                    c.write_lines(tmp / f"keys-spread-{kind}.txt", s.keys),
+                )
+                for kind, s in seeded.items()
+            }
 
             def wrk_orders(port: int, keys: Path, kind: str) -> c.LoadResult:
                 sku = seeded[kind].skus[0] if kind in seeded else "BENCH-US-USD-000"
@@ -385,12 +421,17 @@ def main() -> int:
                 )  # fmt: skip
 
             for rep in range(repeat):
-                print(f"round {rep + 1}/{repeat} (load {c.machine_note()['loadavg_1_5_15']})",
-                      flush=True)
+                print(
+                    f"round {rep + 1}/{repeat} (load {c.machine_note()['loadavg_1_5_15']})",
+                    flush=True,
+                )
                 for workers in worker_counts:
                     with c.running(c.bare_server(workers=workers, logs=tmp)) as bare:
-                        any_keys = next(iter(key_files.values()))[0] if key_files else \
-                            c.write_lines(tmp / "keys-none.txt", ["none"])
+                        any_keys = (
+                            next(iter(key_files.values()))[0]
+                            if key_files
+                            else c.write_lines(tmp / "keys-none.txt", ["none"])
+                        )
                         record(f"bare/{workers}w", wrk_orders(bare.port or 0, any_keys, ""))
                     for kind in databases:
                         if kind == "sqlite" and workers > 1:
@@ -399,22 +440,37 @@ def main() -> int:
                         with c.running(server) as proc:
                             hot, spread_keys = key_files[kind]
                             record(f"{kind}/{workers}w/hot", wrk_orders(proc.port or 0, hot, kind))
-                            record(f"{kind}/{workers}w/spread",
-                                   wrk_orders(proc.port or 0, spread_keys, kind))
+                            record(
+                                f"{kind}/{workers}w/spread",
+                                wrk_orders(proc.port or 0, spread_keys, kind),
+                            )
                 if "postgres" in urls:
                     captures = scripts_src["captures"]
-                    record("pgbench/hot", run_pgbench(
-                        urls["postgres"], write_scripts(captures[:1], tmp, "hot"),
-                        duration=args.duration, folder=tmp))
-                    record("pgbench/spread", run_pgbench(
-                        urls["postgres"], write_scripts(captures, tmp, "spread"),
-                        duration=args.duration, folder=tmp))
+                    record(
+                        "pgbench/hot",
+                        run_pgbench(
+                            urls["postgres"],
+                            write_scripts(captures[:1], tmp, "hot"),
+                            duration=args.duration,
+                            folder=tmp,
+                        ),
+                    )
+                    record(
+                        "pgbench/spread",
+                        run_pgbench(
+                            urls["postgres"],
+                            write_scripts(captures, tmp, "spread"),
+                            duration=args.duration,
+                            folder=tmp,
+                        ),
+                    )
             if args.profile and "postgres" in urls:
                 folder = Path(args.profile)
                 folder.mkdir(parents=True, exist_ok=True)
                 workers = max(worker_counts)
-                with c.running(c.steller_server(urls["postgres"], workers=workers,
-                                                logs=tmp)) as proc:
+                with c.running(
+                    c.steller_server(urls["postgres"], workers=workers, logs=tmp)
+                ) as proc:
                     wrk_orders(proc.port or 0, key_files["postgres"][1], "postgres")  # warm-up
                     # The uvicorn supervisor and, with --subprocesses, every worker process.
                     pid = proc.pids[0]
@@ -425,8 +481,10 @@ def main() -> int:
                          "-p", str(pid)],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     )  # fmt: skip
-                    record(f"profiled/postgres/{workers}w/spread",
-                           wrk_orders(proc.port or 0, key_files["postgres"][1], "postgres"))
+                    record(
+                        f"profiled/postgres/{workers}w/spread",
+                        wrk_orders(proc.port or 0, key_files["postgres"][1], "postgres"),
+                    )
                     spy.wait(timeout=args.duration + 60)
                 if raw.exists():
                     info["profile"] = {"file": str(raw), **profile_top(raw)}
@@ -447,9 +505,17 @@ def main() -> int:
                 ratio_b = s["rps"] / pg["rps"]
         s["ratio_to_bare"] = None if ratio_a is None else round(ratio_a, 4)
         s["ratio_to_pgbench"] = None if ratio_b is None else round(ratio_b, 4)
-        rows.append([name, c.fmt(s["rps"]), c.fmt(s["p50_ms"], 2), c.fmt(s["p99_ms"], 2),
-                     s["errors"], "-" if ratio_a is None else f"{ratio_a:.1%}",
-                     "-" if ratio_b is None else f"{ratio_b:.1%}"])
+        rows.append(
+            [
+                name,
+                c.fmt(s["rps"]),
+                c.fmt(s["p50_ms"], 2),
+                c.fmt(s["p99_ms"], 2),
+                s["errors"],
+                "-" if ratio_a is None else f"{ratio_a:.1%}",
+                "-" if ratio_b is None else f"{ratio_b:.1%}",
+            ]
+        )
     verdicts = {}
     for name in ("postgres/2w/hot", "postgres/2w/spread"):
         found = summary.get(name)
@@ -459,26 +525,39 @@ def main() -> int:
                 "p99_under_50ms": found["p99_ms"] < 50,
             }
     print()
-    print(c.table(["config", "orders/s", "p50 ms", "p99 ms", "errors", "vs bare (a)",
-                   "vs pgbench (b)"], rows))
+    print(
+        c.table(
+            ["config", "orders/s", "p50 ms", "p99 ms", "errors", "vs bare (a)", "vs pgbench (b)"],
+            rows,
+        )
+    )
     if "profile" in info:
         print("\nprofile (own time, top frames):")
         print("\n".join(info["profile"]["own"][:15]))
         print("\nprofile (inclusive, steller_server / sqlalchemy.engine):")
         print("\n".join(info["profile"]["inclusive_steller_sqlalchemy"][:25]))
     document = {
-        "benchmark": "orders", "command": " ".join(sys.argv), "machine": note,
-        "load_after": c.machine_note()["loadavg_1_5_15"], "clients": CLIENTS,
-        "duration_s": args.duration, "repeat": repeat, "spread_wallets": spread,
-        "elapsed_s": round(time.time() - started, 1), "results": summary,
-        "targets_postgres_2w": verdicts, **info,
+        "benchmark": "orders",
+        "command": " ".join(sys.argv),
+        "machine": note,
+        "load_after": c.machine_note()["loadavg_1_5_15"],
+        "clients": CLIENTS,
+        "duration_s": args.duration,
+        "repeat": repeat,
+        "spread_wallets": spread,
+        "elapsed_s": round(time.time() - started, 1),
+        "results": summary,
+        "targets_postgres_2w": verdicts,
+        **info,
     }
     c.write_json(args.json, document)
     bad = [n for n, s in summary.items() if s["errors"]]
     if bad:
         print(f"\nerrors in: {', '.join(bad)}", file=sys.stderr)
-    print(f"\nload average before {note['loadavg_1_5_15']}, after "
-          f"{document['load_after']}; {document['elapsed_s']} s")
+    print(
+        f"\nload average before {note['loadavg_1_5_15']}, after "
+        f"{document['load_after']}; {document['elapsed_s']} s"
+    )
     return 1 if bad and args.smoke else 0
 
 

@@ -57,13 +57,15 @@ BATCH = 500
 
 # -- the receiver (its own process) -------------------------------------------------------------
 
+
 def _receiver_main(port: int) -> None:
     import uvicorn  # noqa: PLC0415 (only the receiver process needs it)
 
     received: dict[str, float] = {}
 
-    async def app(scope: dict[str, Any], receive: Callable[..., Any],
-                  send: Callable[..., Any]) -> None:
+    async def app(
+        scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+    ) -> None:
         if scope["type"] != "http":
             return
         path = scope["path"]
@@ -86,8 +88,15 @@ def _receiver_main(port: int) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                backlog=4096, limit_concurrency=None)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        backlog=4096,
+        limit_concurrency=None,
+    )
 
 
 def _free_port() -> int:
@@ -97,6 +106,7 @@ def _free_port() -> int:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
 
 def _percentile(values: list[float], pct: float) -> float:
     if not values:
@@ -115,12 +125,21 @@ class Bench:
         self.http = httpx.AsyncClient(base_url=receiver, timeout=30)
 
     async def partner(self, name: str, path: str) -> str:
-        partner, _ = await create_partner(self.db, name=name,
-                                          email=f"{secrets.token_hex(4)}@bench.example",
-                                          actor="bench", settings=self.settings)
+        partner, _ = await create_partner(
+            self.db,
+            name=name,
+            email=f"{secrets.token_hex(4)}@bench.example",
+            actor="bench",
+            settings=self.settings,
+        )
         await webhooks.configure_endpoint(
-            self.db, partner_id=partner.id, url=f"{self.receiver}{path}", mode="sandbox",
-            cipher=webhooks.secret_cipher(self.settings.effective_secret_key), actor="bench")
+            self.db,
+            partner_id=partner.id,
+            url=f"{self.receiver}{path}",
+            mode="sandbox",
+            cipher=webhooks.secret_cipher(self.settings.effective_secret_key),
+            actor="bench",
+        )
         return partner.id
 
     async def record(self, partner_id: str, count: int) -> dict[str, float]:
@@ -131,8 +150,11 @@ class Bench:
             async with self.db.write() as conn:
                 for _ in range(min(BATCH, count - start)):
                     event = await events.record_event(
-                        conn, partner_id=partner_id, event_type="webhook.test",
-                        data={"message": "bench"})
+                        conn,
+                        partner_id=partner_id,
+                        event_type="webhook.test",
+                        data={"message": "bench"},
+                    )
                     ids.append(event.id)
             now = time.time()
             committed.update(dict.fromkeys(ids, now))
@@ -148,12 +170,21 @@ class Bench:
         await self.http.get("/reset")
 
     def workers(self, n: int) -> list[Worker]:
-        return [Worker(self.db, self.settings, kinds=[jobs.WEBHOOK_DELIVERY],
-                       concurrency=self.concurrency, poll_interval=0.05, worker_id=f"bench-{i}")
-                for i in range(n)]
+        return [
+            Worker(
+                self.db,
+                self.settings,
+                kinds=[jobs.WEBHOOK_DELIVERY],
+                concurrency=self.concurrency,
+                poll_interval=0.05,
+                worker_id=f"bench-{i}",
+            )
+            for i in range(n)
+        ]
 
-    async def run_until(self, workers: list[Worker], done: Callable[[], Any],
-                        limit: float = 600.0) -> None:
+    async def run_until(
+        self, workers: list[Worker], done: Callable[[], Any], limit: float = 600.0
+    ) -> None:
         tasks = [asyncio.create_task(w.run_forever()) for w in workers]
         deadline = time.monotonic() + limit
         try:
@@ -175,8 +206,9 @@ class Bench:
             await conn.execute(text("DELETE FROM jobs"))
 
 
-async def throughput(bench: Bench, partner_id: str, n_events: int,
-                     n_workers: int) -> dict[str, Any]:
+async def throughput(
+    bench: Bench, partner_id: str, n_events: int, n_workers: int
+) -> dict[str, Any]:
     await bench.reset()
     committed = await bench.record(partner_id, n_events)
     started = time.time()
@@ -208,10 +240,17 @@ async def paced(bench: Bench, partner_id: str, rate: int, seconds: float) -> dic
     tick = 0
     while time.monotonic() - start < seconds:
         async with bench.db.write() as conn:
-            ids = [(await events.record_event(conn, partner_id=partner_id,
-                                              event_type="webhook.test",
-                                              data={"message": "paced"})).id
-                   for _ in range(per_tick)]
+            ids = [
+                (
+                    await events.record_event(
+                        conn,
+                        partner_id=partner_id,
+                        event_type="webhook.test",
+                        data={"message": "paced"},
+                    )
+                ).id
+                for _ in range(per_tick)
+            ]
         now = time.time()
         committed.update(dict.fromkeys(ids, now))
         tick += 1
@@ -229,13 +268,18 @@ async def paced(bench: Bench, partner_id: str, rate: int, seconds: float) -> dic
             await client.aclose()
     received = await bench.received()
     latencies = [received[e] - t for e, t in committed.items() if e in received]
-    return {"ratePerSecond": rate, "events": total, "delivered": len(latencies),
-            "latencyP50Ms": round(_percentile(latencies, 50) * 1000, 1),
-            "latencyP99Ms": round(_percentile(latencies, 99) * 1000, 1)}
+    return {
+        "ratePerSecond": rate,
+        "events": total,
+        "delivered": len(latencies),
+        "latencyP50Ms": round(_percentile(latencies, 50) * 1000, 1),
+        "latencyP99Ms": round(_percentile(latencies, 99) * 1000, 1),
+    }
 
 
-async def isolation(bench: Bench, healthy_id: str, hung_id: str, *, n_healthy: int,
-                    n_hung: int, rounds: int) -> dict[str, Any]:
+async def isolation(
+    bench: Bench, healthy_id: str, hung_id: str, *, n_healthy: int, n_hung: int, rounds: int
+) -> dict[str, Any]:
     async def healthy_rate(with_hung: bool) -> float:
         await bench.reset()
         await bench.clear_queue()
@@ -256,18 +300,25 @@ async def isolation(bench: Bench, healthy_id: str, hung_id: str, *, n_healthy: i
         behind_runs.append(await healthy_rate(True))
     await bench.clear_queue()
     alone, behind = statistics.median(alone_runs), statistics.median(behind_runs)
-    return {"healthyEvents": n_healthy, "hungEvents": n_hung,
-            "hangSeconds": HANG_SECONDS, "rounds": rounds,
-            "healthyAloneEventsPerSecond": [round(r, 1) for r in alone_runs],
-            "healthyWithHungEventsPerSecond": [round(r, 1) for r in behind_runs],
-            "dropPercentOfMedians": round(max(0.0, (alone - behind) / alone * 100), 1),
-            "withinTenPercent": behind >= 0.9 * alone}
+    return {
+        "healthyEvents": n_healthy,
+        "hungEvents": n_hung,
+        "hangSeconds": HANG_SECONDS,
+        "rounds": rounds,
+        "healthyAloneEventsPerSecond": [round(r, 1) for r in alone_runs],
+        "healthyWithHungEventsPerSecond": [round(r, 1) for r in behind_runs],
+        "dropPercentOfMedians": round(max(0.0, (alone - behind) / alone * 100), 1),
+        "withinTenPercent": behind >= 0.9 * alone,
+    }
 
 
 def _postgres(url: str) -> tuple[str, Callable[[], None]]:
     name = f"steller_bench_{secrets.token_hex(4)}"
-    admin = create_engine(make_url(sync_url(url)).set(database="postgres"),
-                          isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    admin = create_engine(
+        make_url(sync_url(url)).set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        poolclass=NullPool,
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     target = make_url(sync_url(url)).set(database=name).render_as_string(hide_password=False)
@@ -291,8 +342,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings(mode="sandbox", secret_key=SECRET).replace(database_url=url)
     upgrade(settings)
     port = _free_port()
-    process = multiprocessing.get_context("spawn").Process(target=_receiver_main, args=(port,),
-                                                            daemon=True)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_receiver_main, args=(port,), daemon=True
+    )
     process.start()
     receiver = f"http://127.0.0.1:{port}"
     db = Database.from_settings(settings, pool_size=40, max_overflow=40)
@@ -311,15 +363,19 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "cpus": os.cpu_count(),
         }
         if "throughput" in args.phases:
-            result["throughput"] = [await throughput(bench, fast, args.events, n)
-                                    for n in (1, 2)]
+            result["throughput"] = [await throughput(bench, fast, args.events, n) for n in (1, 2)]
         if "paced" in args.phases:
             result["paced"] = await paced(bench, fast, args.rate, args.paced_seconds)
         if "isolation" in args.phases:
             hung = await bench.partner("Hung", "/hang")
             result["isolation"] = await isolation(
-                bench, fast, hung, n_healthy=args.isolation_events, n_hung=args.hung_events,
-                rounds=args.rounds)
+                bench,
+                fast,
+                hung,
+                n_healthy=args.isolation_events,
+                n_hung=args.hung_events,
+                rounds=args.rounds,
+            )
         await bench.http.aclose()
         return result
     finally:
@@ -338,8 +394,12 @@ def main() -> None:
     parser.add_argument("--isolation-events", type=int, default=3_000)
     parser.add_argument("--hung-events", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--phases", nargs="+", default=["throughput", "paced", "isolation"],
-                        choices=["throughput", "paced", "isolation"])
+    parser.add_argument(
+        "--phases",
+        nargs="+",
+        default=["throughput", "paced", "isolation"],
+        choices=["throughput", "paced", "isolation"],
+    )
     args = parser.parse_args()
     result = asyncio.run(main_async(args))
     json.dump(result, sys.stdout, indent=2)

@@ -76,29 +76,53 @@ def test_pgbench_script_makes_per_order_values_unique_and_hides_colons() -> None
     first = [
         ("SELECT 1", None),
         ("BEGIN", None),
-        ("INSERT INTO orders (id, reference_id, note) VALUES (%(id)s::VARCHAR, %(ref)s, %(n)s)",
-         {"id": "ord_AAAAAAAAAAAAAAAAAAAA", "ref": "capture-0123456789abcdef",
-          "n": "partner:ptn_BBBBBBBBBBBBBBBBBBBB 50%"}),
-        ("UPDATE wallets SET version=(wallets.version + %(v)s) WHERE wallets.id = %(w)s "
-         "RETURNING wallets.balance_minor, wallets.version", {"v": 1, "w": "wal_x"}),
-        ("INSERT INTO ledger_entries (wallet_seq, balance_after_minor, balance_before_minor, "
-         "amount_minor) VALUES (%(wallet_seq)s, %(balance_after_minor)s, "
-         "%(balance_before_minor)s, %(amount_minor)s)",
-         {"wallet_seq": 7, "balance_after_minor": 100, "balance_before_minor": 625,
-          "amount_minor": -525}),
+        (
+            "INSERT INTO orders (id, reference_id, note) VALUES (%(id)s::VARCHAR, %(ref)s, %(n)s)",
+            {
+                "id": "ord_AAAAAAAAAAAAAAAAAAAA",
+                "ref": "capture-0123456789abcdef",
+                "n": "partner:ptn_BBBBBBBBBBBBBBBBBBBB 50%",
+            },
+        ),
+        (
+            "UPDATE wallets SET version=(wallets.version + %(v)s) WHERE wallets.id = %(w)s "
+            "RETURNING wallets.balance_minor, wallets.version",
+            {"v": 1, "w": "wal_x"},
+        ),
+        (
+            "INSERT INTO ledger_entries (wallet_seq, balance_after_minor, balance_before_minor, "
+            "amount_minor) VALUES (%(wallet_seq)s, %(balance_after_minor)s, "
+            "%(balance_before_minor)s, %(amount_minor)s)",
+            {
+                "wallet_seq": 7,
+                "balance_after_minor": 100,
+                "balance_before_minor": 625,
+                "amount_minor": -525,
+            },
+        ),
         ("COMMIT", None),
     ]
     second: list[Any] = [
-        (sql, params and {k: (v.replace("AAAA", "CCCC").replace("0123", "9999")
-                              if isinstance(v, str) else v) for k, v in params.items()})
+        (
+            sql,
+            params
+            and {
+                k: (v.replace("AAAA", "CCCC").replace("0123", "9999") if isinstance(v, str) else v)
+                for k, v in params.items()
+            },
+        )
         for sql, params in first
     ]
     tokens = orders._tokens(first, second, "deadbeef")
     assert set(tokens) == {"ord_AAAAAAAAAAAAAAAAAAAA", "capture-0123456789abcdef"}
     script = orders.pgbench_script(first, tokens)
     lines = script.splitlines()
-    assert lines[:4] == ["\\set n :n + 1", "\\set u :client_id * 1000000000 + :n",
-                         "SELECT 1;", "BEGIN;"]
+    assert lines[:4] == [
+        "\\set n :n + 1",
+        "\\set u :client_id * 1000000000 + :n",
+        "SELECT 1;",
+        "BEGIN;",
+    ]
     insert = lines[4]
     assert "ord_AAAA" not in insert
     assert ":u::text" in insert
@@ -123,9 +147,21 @@ def _run(script: str, *args: str, tmp_path: Path) -> dict[str, Any]:
     if POSTGRES_URL:
         env["STELLER_BENCH_POSTGRES_URL"] = POSTGRES_URL
     done = subprocess.run(
-        [sys.executable, str(BENCH / f"{script}.py"), "--smoke", "--duration", "1",
-         "--json", str(out), *args],
-        capture_output=True, text=True, timeout=600, env=env, check=False,
+        [
+            sys.executable,
+            str(BENCH / f"{script}.py"),
+            "--smoke",
+            "--duration",
+            "1",
+            "--json",
+            str(out),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     document: dict[str, Any] = json.loads(out.read_text())
@@ -150,8 +186,13 @@ def test_orders_smoke_postgres_with_pgbench_ceiling(tmp_path: Path) -> None:
     _needs("wrk", "pgbench")
     doc = _run("orders", "--databases", "postgres", "--workers", "2", tmp_path=tmp_path)
     results = doc["results"]
-    assert {"bare/2w", "postgres/2w/hot", "postgres/2w/spread", "pgbench/hot",
-            "pgbench/spread"} <= set(results)
+    assert {
+        "bare/2w",
+        "postgres/2w/hot",
+        "postgres/2w/spread",
+        "pgbench/hot",
+        "pgbench/spread",
+    } <= set(results)
     assert all(r["errors"] == 0 and r["requests"] > 0 for r in results.values())
     assert results["postgres/2w/spread"]["ratio_to_pgbench"] > 0
     assert "INSERT INTO orders" in doc["pgbench_script_one_order"]

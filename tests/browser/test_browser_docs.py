@@ -35,9 +35,11 @@ async def test_reference_page_lists_every_tag_and_operation(browser: Any, server
     external: list[str] = []
     page.on(
         "request",
-        lambda req: None
-        if req.url.startswith((server, f"blob:{server}", "data:"))
-        else external.append(req.url),
+        lambda req: (
+            None
+            if req.url.startswith((server, f"blob:{server}", "data:"))
+            else external.append(req.url)
+        ),
     )
     await page.goto(f"{server}/docs", wait_until="networkidle")
     await page.wait_for_selector("[data-section-id^='tag/']", timeout=30_000)

@@ -126,6 +126,7 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
 
 # -- factory ------------------------------------------------------------------------------------
 
+
 @dataclass
 class Factory:
     """Builds test data through the domain layer (so the rows are what production writes)."""
@@ -136,12 +137,24 @@ class Factory:
     async def product(self, sku: str = "AMAZON-US-50", **overrides: Any) -> dict[str, Any]:
         """A product; defaults: Amazon US 50.00 USD fixed, costing us 47.50 USD."""
         values: dict[str, Any] = {
-            "sku": sku, "vendor_product_id": str(abs(hash(sku)) % 10**6), "name": "Amazon US",
-            "brand_name": "Amazon", "country_code": "US", "categories": ["shopping"],
-            "face_currency": "USD", "denomination_type": "fixed", "min_face_minor": 5000,
-            "max_face_minor": 5000, "cost_min_minor": 4750, "cost_max_minor": 4750,
-            "cost_currency": "USD", "stock": None, "available": True,
-            "redemption_instructions": "Redeem at amazon.com", "terms": None, "logo_url": None,
+            "sku": sku,
+            "vendor_product_id": str(abs(hash(sku)) % 10**6),
+            "name": "Amazon US",
+            "brand_name": "Amazon",
+            "country_code": "US",
+            "categories": ["shopping"],
+            "face_currency": "USD",
+            "denomination_type": "fixed",
+            "min_face_minor": 5000,
+            "max_face_minor": 5000,
+            "cost_min_minor": 4750,
+            "cost_max_minor": 4750,
+            "cost_currency": "USD",
+            "stock": None,
+            "available": True,
+            "redemption_instructions": "Redeem at amazon.com",
+            "terms": None,
+            "logo_url": None,
         }
         values.update(overrides)
         async with self.db.write() as conn:
@@ -150,8 +163,9 @@ class Factory:
 
     async def rates(self, base: str, rates: dict[str, str]) -> None:
         async with self.db.write() as conn:
-            await catalog.store_rates(conn, base=base,
-                                      rates={k: Decimal(v) for k, v in rates.items()})
+            await catalog.store_rates(
+                conn, base=base, rates={k: Decimal(v) for k, v in rates.items()}
+            )
 
     async def partner(
         self,
@@ -165,20 +179,32 @@ class Factory:
     ) -> tuple[Partner, Wallet]:
         """A partner (admin-created), optionally funded and with approvals {sku: discount}."""
         partner, wallet = await create_partner(
-            self.db, name=name, email=email or f"{secrets.token_hex(4)}@example.com",
-            actor="admin:usr_test", settings=self.settings, currency=currency,
+            self.db,
+            name=name,
+            email=email or f"{secrets.token_hex(4)}@example.com",
+            actor="admin:usr_test",
+            settings=self.settings,
+            currency=currency,
             low_balance_threshold=Decimal(low_balance_threshold),
         )
         async with self.db.write() as conn:
             if balance is not None:
-                await ledger.credit(conn, wallet_id=wallet.id,
-                                    amount_minor=money.to_minor(Decimal(balance), currency),
-                                    description="Initial funding", actor="admin:usr_test")
+                await ledger.credit(
+                    conn,
+                    wallet_id=wallet.id,
+                    amount_minor=money.to_minor(Decimal(balance), currency),
+                    description="Initial funding",
+                    actor="admin:usr_test",
+                )
             if approve:
                 await catalog.approve_products(
-                    conn, partner_id=partner.id, actor="admin:usr_test",
-                    items=[catalog.ApprovalItem(sku=s, discount_percent=Decimal(d))
-                           for s, d in approve.items()],
+                    conn,
+                    partner_id=partner.id,
+                    actor="admin:usr_test",
+                    items=[
+                        catalog.ApprovalItem(sku=s, discount_percent=Decimal(d))
+                        for s, d in approve.items()
+                    ],
                     order_fee=self.settings.order_fee,
                 )
         return partner, wallet

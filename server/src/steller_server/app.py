@@ -27,14 +27,18 @@ from starlette.routing import BaseRoute, Route
 from steller_server.api import groups
 from steller_server.api.contract import Contract
 from steller_server.api.limits import RateLimiter
+from steller_server.api.metrics import metrics_route
 from steller_server.api.middleware import RequestContextMiddleware
 from steller_server.api.problems import problem_response
 from steller_server.api.public import docs_asset, docs_page, openapi_yaml
 from steller_server.api.request_logs import RequestLogSink
 from steller_server.api.routing import build_routes
+from steller_server.api.sandbox_outbox import outbox_routes
 from steller_server.api.state import AppState, utcnow
 from steller_server.db.engine import Database
 from steller_server.domain.crypto import Cipher
+from steller_server.observability import metrics
+from steller_server.observability.http import RequestObserver
 from steller_server.settings import Settings
 
 log = logging.getLogger("steller")
@@ -107,8 +111,12 @@ def create_app(
         Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
         Route("/docs", docs_page, methods=["GET"]),
         Route("/docs/redoc.standalone.js", docs_asset, methods=["GET"]),
+        metrics_route(),
+        *(outbox_routes() if settings.is_sandbox else ()),
         *extra_routes,
     ]
+    metrics.set_enabled(settings.metrics_enabled)
+    observer = RequestObserver(routes, contract, metrics_enabled=settings.metrics_enabled)
     app = Starlette(
         routes=routes,
         middleware=[
@@ -116,6 +124,7 @@ def create_app(
                 RequestContextMiddleware,
                 max_body=settings.max_body_bytes,
                 on_request_done=sink.record,
+                observer=observer,
             )
         ],
         exception_handlers={HTTPException: _not_found},

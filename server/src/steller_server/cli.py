@@ -21,9 +21,11 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +60,7 @@ def create_server_app() -> Starlette:
     )
 
     settings = Settings.from_env().validate()
+    _configure_logging(settings)  # again: `serve --workers N` children start fresh
     vendor = vendor_from_settings(settings)
 
     async def attach_vendor(state: AppState) -> None:
@@ -72,8 +75,14 @@ def create_server_app() -> Starlette:
                 await vendor.aclose()
 
     def in_process_worker(state: AppState) -> WorkerService:
-        worker = Worker(state.db, settings, worker_id="server-worker", vendor=vendor,
-                        clock=state.clock, scheduler=Scheduler())
+        worker = Worker(
+            state.db,
+            settings,
+            worker_id="server-worker",
+            vendor=vendor,
+            clock=state.clock,
+            scheduler=Scheduler(),
+        )
         state.extras[WORKER_EXTRA] = worker
         return WorkerService(worker)
 
@@ -85,19 +94,59 @@ def create_server_app() -> Starlette:
 
 # -- commands -------------------------------------------------------------------------------------
 
+
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env().validate()
     if settings.is_sqlite and args.workers > 1:
         raise ConfigError("SQLite serves from one process: use PostgreSQL for --workers > 1")
     import uvicorn  # noqa: PLC0415
 
-    uvicorn.run(
-        "steller_server.cli:create_server_app", factory=True,
-        host=args.host or settings.host, port=args.port or settings.port,
-        workers=args.workers, loop="uvloop", http="httptools", log_level=args.log_level,
-        proxy_headers=True,
-    )
+    with _metrics_dir(shared=args.workers > 1):
+        uvicorn.run(
+            "steller_server.cli:create_server_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers,
+            loop="uvloop",
+            http="httptools",
+            log_level=args.log_level,
+            proxy_headers=True,
+            log_config=None,
+            access_log=False,
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_dir(*, shared: bool) -> Iterator[None]:
+    """Multiprocess metrics: an operator-set ``PROMETHEUS_MULTIPROC_DIR`` is used as is (share it
+    between ``serve`` and ``worker`` processes on one host); ``serve --workers N`` without one
+    gets a private temporary directory for its N processes, removed on exit."""
+    from steller_server.observability import metrics  # noqa: PLC0415
+
+    configured = os.environ.get(metrics.MULTIPROC_ENV)
+    if configured:
+        metrics.prepare_multiprocess_dir(configured, wipe=False)
+        yield
+        return
+    if not shared:
+        yield
+        return
+    directory = metrics.prepare_multiprocess_dir(
+        tempfile.mkdtemp(prefix="steller-metrics-"), wipe=True
+    )
+    try:
+        yield
+    finally:
+        os.environ.pop(metrics.MULTIPROC_ENV, None)
+        metrics.remove_multiprocess_dir(directory)
+
+
+def _configure_logging(settings: Settings) -> None:
+    from steller_server.observability.logging import configure  # noqa: PLC0415
+
+    configure(settings)
 
 
 async def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
@@ -111,9 +160,15 @@ async def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
         options["limits"] = BambooLimits(enabled=False)
     vendor = vendor_from_settings(settings, required=True, **options)
     db = Database.from_settings(settings, pool_size=max(args.concurrency + 2, 5))
-    worker = Worker(db, settings, vendor=vendor, concurrency=args.concurrency,
-                    poll_interval=args.poll_interval, lease=timedelta(seconds=args.lease),
-                    scheduler=None if args.no_schedule else Scheduler())
+    worker = Worker(
+        db,
+        settings,
+        vendor=vendor,
+        concurrency=args.concurrency,
+        poll_interval=args.poll_interval,
+        lease=timedelta(seconds=args.lease),
+        scheduler=None if args.no_schedule else Scheduler(),
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -133,7 +188,8 @@ def _worker(args: argparse.Namespace) -> int:
             "on SQLite the worker runs inside `serve`/`sandbox` (one writer); "
             "separate worker processes need PostgreSQL (STELLER_DATABASE_URL=postgresql://…)"
         )
-    asyncio.run(_run_worker(settings, args))
+    with _metrics_dir(shared=False):
+        asyncio.run(_run_worker(settings, args))
     return 0
 
 
@@ -163,8 +219,13 @@ def _create_admin(args: argparse.Namespace) -> int:
     async def create() -> tuple[Any, bool]:
         db = Database.from_settings(settings)
         try:
-            return await admins.ensure_user(db, email=args.email, name=args.name or args.email,
-                                            role=args.role, password=password)
+            return await admins.ensure_user(
+                db,
+                email=args.email,
+                name=args.name or args.email,
+                role=args.role,
+                password=password,
+            )
         finally:
             await db.dispose()
 
@@ -200,12 +261,22 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a job worker (PostgreSQL; run any number)")
     worker.add_argument("--concurrency", type=int, default=8, help="jobs run at once")
     worker.add_argument("--poll-interval", type=float, default=1.0, help="seconds between polls")
-    worker.add_argument("--lease", type=float, default=60.0,
-                        help="seconds a claimed job stays leased without a heartbeat")
-    worker.add_argument("--no-schedule", action="store_true",
-                        help="do not enqueue periodic work (catalog sync, reconciliation)")
-    worker.add_argument("--no-vendor-limits", action="store_true",
-                        help="skip the client-side Bamboo limits (only against the simulator)")
+    worker.add_argument(
+        "--lease",
+        type=float,
+        default=60.0,
+        help="seconds a claimed job stays leased without a heartbeat",
+    )
+    worker.add_argument(
+        "--no-schedule",
+        action="store_true",
+        help="do not enqueue periodic work (catalog sync, reconciliation)",
+    )
+    worker.add_argument(
+        "--no-vendor-limits",
+        action="store_true",
+        help="skip the client-side Bamboo limits (only against the simulator)",
+    )
     worker.set_defaults(func=_worker)
 
     migrate = sub.add_parser("migrate", help="apply the database migrations")
@@ -225,8 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        _configure_logging(Settings.from_env())
+    except ConfigError:  # reported by the command itself, below
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
     try:
         code: int = args.func(args)
     except ConfigError as exc:

@@ -104,6 +104,7 @@ VENDOR_TIMEOUT = 10.0
 
 # -- in-process transports -----------------------------------------------------------------------
 
+
 class TimeoutTransport(httpx.AsyncBaseTransport):
     """Wraps a transport with a deadline per request (``httpx.ReadTimeout`` when it passes).
 
@@ -139,9 +140,13 @@ class LateASGITransport(httpx.AsyncBaseTransport):
 
 # -- settings and demo data ----------------------------------------------------------------------
 
+
 def _derived(settings: Settings, purpose: str) -> bytes:
-    return hmac.new(derive_key(settings.effective_secret_key, f"sandbox:{purpose}"),
-                    purpose.encode(), hashlib.sha256).digest()
+    return hmac.new(
+        derive_key(settings.effective_secret_key, f"sandbox:{purpose}"),
+        purpose.encode(),
+        hashlib.sha256,
+    ).digest()
 
 
 def demo_api_key(settings: Settings) -> str:
@@ -161,7 +166,8 @@ def sandbox_settings(settings: Settings) -> Settings:
         raise ConfigError("sandbox mode cannot run with STELLER_MODE=live")
     secret = settings.bamboo_notification_secret or _derived(settings, "bamboo-callback").hex()
     return settings.replace(
-        bamboo_base_url=SIMULATOR_BASE_URL, bamboo_client_id=SANDBOX_CLIENT_ID,
+        bamboo_base_url=SIMULATOR_BASE_URL,
+        bamboo_client_id=SANDBOX_CLIENT_ID,
         bamboo_client_secret=SANDBOX_CLIENT_SECRET,
         bamboo_account_id=settings.bamboo_account_id or SANDBOX_ACCOUNT_ID,
         bamboo_notification_secret=secret,
@@ -180,98 +186,157 @@ class DemoData:
     catalog_products: int
 
 
-async def _sandbox_approvals(conn: Any, *, partner: Partner, settings: Settings) -> list[
-        catalog.ApprovalItem]:
+async def _sandbox_approvals(
+    conn: Any, *, partner: Partner, settings: Settings
+) -> list[catalog.ApprovalItem]:
     fx = await pricing.FxTable.load(conn)
     items = []
-    rows = (await conn.execute(select(products).where(products.c.available.is_(True))
-                               .order_by(products.c.sku))).mappings()
+    rows = (
+        await conn.execute(
+            select(products).where(products.c.available.is_(True)).order_by(products.c.sku)
+        )
+    ).mappings()
     for row in rows:
         product = Product.from_row(row)
         try:
-            pricing.approval_guard(product=product,
-                                   discount_percent=settings.sandbox_default_discount,
-                                   wallet_currency=partner.currency, fx=fx,
-                                   order_fee=settings.order_fee,
-                                   fee_currency=settings.order_fee_currency)
+            pricing.approval_guard(
+                product=product,
+                discount_percent=settings.sandbox_default_discount,
+                wallet_currency=partner.currency,
+                fx=fx,
+                order_fee=settings.order_fee,
+                fee_currency=settings.order_fee_currency,
+            )
         except (PriceBelowCost, ProductNotAvailable):
             continue
-        items.append(catalog.ApprovalItem(sku=product.sku,
-                                          discount_percent=settings.sandbox_default_discount))
+        items.append(
+            catalog.ApprovalItem(
+                sku=product.sku, discount_percent=settings.sandbox_default_discount
+            )
+        )
     return items
 
 
-async def bootstrap_demo(db: Database, settings: Settings, vendor: BambooClient, *,
-                         clock: Callable[[], datetime] = utcnow,
-                         callback_url: str | None = None) -> DemoData:
+async def bootstrap_demo(
+    db: Database,
+    settings: Settings,
+    vendor: BambooClient,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    callback_url: str | None = None,
+) -> DemoData:
     """Create (or find) the sandbox demo data; safe to run on every start."""
     email = settings.admin_email or DEFAULT_ADMIN_EMAIL
     password = settings.admin_password or DEFAULT_ADMIN_PASSWORD
-    _, admin_created = await admins.ensure_user(db, email=email, name="Sandbox Admin",
-                                                role="admin", password=password)
+    _, admin_created = await admins.ensure_user(
+        db, email=email, name="Sandbox Admin", role="admin", password=password
+    )
     run = await start_and_sync(db, vendor, trigger="schedule", clock=clock)
     if run.status != "succeeded":
         log.warning("sandbox catalog sync failed: %s", run.error)
     if callback_url:
         with contextlib.suppress(VendorError):
             await vendor.set_notification(
-                notification_url="", notification_url_sandbox=callback_url,
+                notification_url="",
+                notification_url_sandbox=callback_url,
                 secret_key=settings.bamboo_notification_secret or "",
             )
 
     async with db.read() as conn:
-        row = (await conn.execute(
-            select(partners).where(func.lower(partners.c.email) == DEMO_PARTNER_EMAIL)
-        )).mappings().one_or_none()
+        row = (
+            (
+                await conn.execute(
+                    select(partners).where(func.lower(partners.c.email) == DEMO_PARTNER_EMAIL)
+                )
+            )
+            .mappings()
+            .one_or_none()
+        )
     if row is None:
         partner, _ = await create_partner(
-            db, name=DEMO_PARTNER_NAME, email=DEMO_PARTNER_EMAIL, actor="system",
-            settings=settings, currency=DEMO_CURRENCY, now=clock(),
+            db,
+            name=DEMO_PARTNER_NAME,
+            email=DEMO_PARTNER_EMAIL,
+            actor="system",
+            settings=settings,
+            currency=DEMO_CURRENCY,
+            now=clock(),
         )
     else:
         partner = Partner.from_row(row)
     raw_key = demo_api_key(settings)
     async with db.write() as conn:
         funded = await conn.scalar(
-            select(ledger_entries.c.id)
-            .where(ledger_entries.c.entry_key == f"demo-funding:{partner.id}"))
+            select(ledger_entries.c.id).where(
+                ledger_entries.c.entry_key == f"demo-funding:{partner.id}"
+            )
+        )
         if funded is None:
-            wallet = await conn.scalar(select(wallets.c.id)
-                                       .where(wallets.c.partner_id == partner.id))
-            await ledger.credit(conn, wallet_id=str(wallet),
-                                amount_minor=money.to_minor(DEMO_FUNDING, partner.currency),
-                                description="Sandbox demo funding", actor="system",
-                                entry_key=f"demo-funding:{partner.id}", now=clock())
+            wallet = await conn.scalar(
+                select(wallets.c.id).where(wallets.c.partner_id == partner.id)
+            )
+            await ledger.credit(
+                conn,
+                wallet_id=str(wallet),
+                amount_minor=money.to_minor(DEMO_FUNDING, partner.currency),
+                description="Sandbox demo funding",
+                actor="system",
+                entry_key=f"demo-funding:{partner.id}",
+                now=clock(),
+            )
         items = await _sandbox_approvals(conn, partner=partner, settings=settings)
         if items:
             # The profit guard ran on each item above; one executemany instead of an upsert
             # per product (this runs on every start). Existing approvals are left as they are.
             await conn.execute(
                 insert_ignore(conn, partner_products, ["partner_id", "sku"]),
-                [{"partner_id": partner.id, "sku": item.sku,
-                  "discount_percent": item.discount_percent, "approved_by": "system",
-                  "approved_at": clock()} for item in items],
+                [
+                    {
+                        "partner_id": partner.id,
+                        "sku": item.sku,
+                        "discount_percent": item.discount_percent,
+                        "approved_by": "system",
+                        "approved_at": clock(),
+                    }
+                    for item in items
+                ],
             )
         key_hash = hash_api_key(raw_key, settings.effective_secret_key)
         if await conn.scalar(select(api_keys.c.id).where(api_keys.c.key_hash == key_hash)) is None:
-            await conn.execute(insert(api_keys).values(
-                id=new_id("key"), partner_id=partner.id, key_hash=key_hash,
-                prefix=raw_key[:13], last4=raw_key[-4:], role="developer",
-                environment="sandbox", ip_allowlist=[], created_at=clock(), last_used_at=None,
-                expires_at=None, revoked_at=None, rotated_from_id=None,
-            ))
-        balance = await conn.scalar(select(wallets.c.balance_minor)
-                                    .where(wallets.c.partner_id == partner.id))
+            await conn.execute(
+                insert(api_keys).values(
+                    id=new_id("key"),
+                    partner_id=partner.id,
+                    key_hash=key_hash,
+                    prefix=raw_key[:13],
+                    last4=raw_key[-4:],
+                    role="developer",
+                    environment="sandbox",
+                    ip_allowlist=[],
+                    created_at=clock(),
+                    last_used_at=None,
+                    expires_at=None,
+                    revoked_at=None,
+                    rotated_from_id=None,
+                )
+            )
+        balance = await conn.scalar(
+            select(wallets.c.balance_minor).where(wallets.c.partner_id == partner.id)
+        )
     return DemoData(
         admin_email=email,
         admin_password=password if (admin_created or settings.admin_password) else None,
-        admin_created=admin_created, partner=partner, api_key=raw_key, approved=len(items),
+        admin_created=admin_created,
+        partner=partner,
+        api_key=raw_key,
+        approved=len(items),
         balance=f"{money.format_amount(int(balance or 0), partner.currency)} {partner.currency}",
         catalog_products=run.products,
     )
 
 
 # -- the assembled sandbox ------------------------------------------------------------------------
+
 
 @dataclass(kw_only=True)
 class Sandbox:
@@ -326,34 +391,49 @@ def build_sandbox(
     callbacks = LateASGITransport()
     config = simulator_config or SimulatorConfig(latency=2.0)
     simulator_app = create_simulator_app(
-        config if config.callback_transport is not None
-        else _with_callbacks(config, callbacks))
-    options: dict[str, Any] = {"retry": RetryPolicy(attempts=4, total_seconds=30.0),
-                               "max_wait": 5.0}
+        config if config.callback_transport is not None else _with_callbacks(config, callbacks)
+    )
+    options: dict[str, Any] = {
+        "retry": RetryPolicy(attempts=4, total_seconds=30.0),
+        "max_wait": 5.0,
+    }
     options.update(vendor_options or {})
-    limits = options.pop("limits", None) or (BambooLimits() if config.limits_enabled
-                                              else BambooLimits(enabled=False))
+    limits = options.pop("limits", None) or (
+        BambooLimits() if config.limits_enabled else BambooLimits(enabled=False)
+    )
     vendor = BambooClient(
-        SIMULATOR_BASE_URL, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET,
+        SIMULATOR_BASE_URL,
+        SANDBOX_CLIENT_ID,
+        SANDBOX_CLIENT_SECRET,
         transport=TimeoutTransport(httpx.ASGITransport(app=simulator_app), VENDOR_TIMEOUT),
-        limiter_storage_uri="memory://", limits=limits, **options,
+        limiter_storage_uri="memory://",
+        limits=limits,
+        **options,
     )
     sandbox: Sandbox
 
     async def startup(state: AppState) -> None:
         state.extras["vendor"] = vendor
         if bootstrap:
-            url = callback_url or (f"http://{settings.host}:{settings.port}"
-                                   "/api/vendor/bamboo/notification")
-            sandbox.demo = await bootstrap_demo(state.db, settings, vendor, clock=state.clock,
-                                                callback_url=url)
+            url = callback_url or (
+                f"http://{settings.host}:{settings.port}/api/vendor/bamboo/notification"
+            )
+            sandbox.demo = await bootstrap_demo(
+                state.db, settings, vendor, clock=state.clock, callback_url=url
+            )
         if on_ready is not None:
             on_ready(sandbox)
 
     def worker_service(state: AppState) -> WorkerService:
-        worker = Worker(state.db, settings, worker_id="sandbox-worker", vendor=vendor,
-                        clock=state.clock, poll_interval=worker_poll_interval,
-                        scheduler=Scheduler())
+        worker = Worker(
+            state.db,
+            settings,
+            worker_id="sandbox-worker",
+            vendor=vendor,
+            clock=state.clock,
+            poll_interval=worker_poll_interval,
+            scheduler=Scheduler(),
+        )
         state.extras[WORKER_EXTRA] = worker
         sandbox.worker = worker
         return WorkerService(worker)
@@ -366,25 +446,33 @@ def build_sandbox(
             await vendor.aclose()
 
     services: list[Callable[[AppState], Any]] = [
-        lambda _state: _VendorCloser(), lambda _state: _SimulatorTicker(simulator_app),
+        lambda _state: _VendorCloser(),
+        lambda _state: _SimulatorTicker(simulator_app),
     ]
     if in_process_worker:
         services.append(worker_service)
     app = create_app(
-        settings, database=database, clock=clock, contract=contract, services=services,
-        extra_routes=[Mount(SIMULATOR_MOUNT, app=simulator_app)], on_startup=[startup],
+        settings,
+        database=database,
+        clock=clock,
+        contract=contract,
+        services=services,
+        extra_routes=[Mount(SIMULATOR_MOUNT, app=simulator_app)],
+        on_startup=[startup],
     )
     callbacks.app = app
     sandbox = Sandbox(app=app, settings=settings, simulator_app=simulator_app, vendor=vendor)
     return sandbox
 
 
-def _with_callbacks(config: SimulatorConfig, transport: httpx.AsyncBaseTransport
-                    ) -> SimulatorConfig:
+def _with_callbacks(
+    config: SimulatorConfig, transport: httpx.AsyncBaseTransport
+) -> SimulatorConfig:
     return dataclasses.replace(config, callback_transport=transport)
 
 
 # -- the command ----------------------------------------------------------------------------------
+
 
 def banner(sandbox: Sandbox, *, url: str) -> str:
     demo = sandbox.demo
@@ -392,28 +480,30 @@ def banner(sandbox: Sandbox, *, url: str) -> str:
         return f"Steller sandbox on {url}"
     password = demo.admin_password or "(unchanged: the password set when it was created)"
     key = demo.api_key
-    return "\n".join([
-        "",
-        "  Steller sandbox is running",
-        "  ──────────────────────────",
-        f"  API            {url}   (contract: {url}/openapi.yaml)",
-        f"  Bamboo sim     {url}{SIMULATOR_MOUNT}/_sim/orders  (in-process vendor)",
-        f"  Database       {sandbox.settings.database_url}",
-        f"  Admin          {demo.admin_email} / {password}",
-        f"  Demo partner   {demo.partner.name} ({demo.partner.id}), wallet {demo.balance}, "
-        f"{demo.approved} products approved",
-        f"  Demo API key   {key}",
-        "",
-        "  Try:",
-        f"    curl -s {url}/api/brand/getCatalog -H 'x-api-key: {key}'",
-        f"    curl -s -X POST {url}/api/orders -H 'x-api-key: {key}' \\",
-        "         -H 'content-type: application/json' \\",
-        "         -d '{\"sku\":\"AMZ-US-50\",\"faceValue\":\"50.00\",\"quantity\":1,"
-        "\"referenceId\":\"demo-1\"}'",
-        "  Magic values (docs/sandbox.md): faceValue 13.13 fails, 22.22 partially fails,",
-        "  33.33 is slow, 42.90 rate-limits, 50.30 gives a 503, 40.80 times out (on *-VAR SKUs).",
-        "",
-    ])
+    return "\n".join(
+        [
+            "",
+            "  Steller sandbox is running",
+            "  ──────────────────────────",
+            f"  API            {url}   (contract: {url}/openapi.yaml)",
+            f"  Bamboo sim     {url}{SIMULATOR_MOUNT}/_sim/orders  (in-process vendor)",
+            f"  Database       {sandbox.settings.database_url}",
+            f"  Admin          {demo.admin_email} / {password}",
+            f"  Demo partner   {demo.partner.name} ({demo.partner.id}), wallet {demo.balance}, "
+            f"{demo.approved} products approved",
+            f"  Demo API key   {key}",
+            "",
+            "  Try:",
+            f"    curl -s {url}/api/brand/getCatalog -H 'x-api-key: {key}'",
+            f"    curl -s -X POST {url}/api/orders -H 'x-api-key: {key}' \\",
+            "         -H 'content-type: application/json' \\",
+            '         -d \'{"sku":"AMZ-US-50","faceValue":"50.00","quantity":1,'
+            '"referenceId":"demo-1"}\'',
+            "  Magic values (docs/sandbox.md): faceValue 13.13 fails, 22.22 partially fails,",
+            "  33.33 is slow, 42.90 rate-limits, 50.30 gives a 503, 40.80 times out (on *-VAR SKUs).",  # noqa: E501
+            "",
+        ]
+    )
 
 
 def run_sandbox(settings: Settings, *, out: TextIO | None = None) -> None:
@@ -429,8 +519,9 @@ def run_sandbox(settings: Settings, *, out: TextIO | None = None) -> None:
         print(banner(sandbox, url=url), file=stream, flush=True)
 
     sandbox = build_sandbox(settings, on_ready=ready)
-    uvicorn.run(sandbox.app, host=settings.host, port=settings.port, log_level="info",
-                lifespan="on")
+    uvicorn.run(
+        sandbox.app, host=settings.host, port=settings.port, log_level="info", lifespan="on"
+    )
 
 
 @contextlib.asynccontextmanager

@@ -16,11 +16,13 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-__all__ = ["DEV_SECRET_KEY", "ConfigError", "Mode", "Settings"]
+__all__ = ["DEV_SECRET_KEY", "ConfigError", "LogFormat", "Mode", "Settings", "SmtpTls"]
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["sandbox", "live"]
+LogFormat = Literal["json", "human"]
+SmtpTls = Literal["starttls", "ssl", "none"]
 
 #: The fixed key sandbox mode uses when STELLER_SECRET_KEY is unset. Public, so never for live data.
 DEV_SECRET_KEY = "steller-sandbox-dev-secret-key-do-not-use-in-live-mode"  # noqa: S105
@@ -38,7 +40,12 @@ def normalise_database_url(url: str) -> str:
     ``sqlite:///path`` → ``sqlite+aiosqlite:///path``. Anything else is returned unchanged.
     """
     url = url.strip()
-    for prefix in ("postgresql+psycopg2://", "postgresql+asyncpg://", "postgresql://", "postgres://"):
+    for prefix in (
+        "postgresql+psycopg2://",
+        "postgresql+asyncpg://",
+        "postgresql://",
+        "postgres://",
+    ):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     for prefix in ("sqlite+pysqlite://", "sqlite://"):
@@ -83,6 +90,32 @@ class Settings:
     bamboo_account_id: int | None = None
     #: Secret Bamboo sends in notification callbacks (``secretKey``).
     bamboo_notification_secret: str | None = None
+
+    # -- operations: logs, metrics, notifications (docs/operations.md) ------------------------
+    #: ``json`` or ``human``; None = human in sandbox mode, JSON in live mode.
+    log_format: LogFormat | None = None
+    log_level: str = "INFO"
+    #: Observe requests/jobs/vendor calls into Prometheus metrics (``GET /metrics``).
+    metrics_enabled: bool = True
+    #: Client networks (CIDRs) that may scrape ``/metrics`` without an admin token.
+    metrics_allow: tuple[str, ...] = ()
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    #: ``starttls`` (default), ``ssl`` (implicit TLS) or ``none``.
+    smtp_tls: SmtpTls = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "Steller <no-reply@steller.invalid>"
+    #: Admin alert recipients; the admin alert webhook (signed like partner webhooks).
+    alert_emails: tuple[str, ...] = ()
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None
+    #: An open, unacknowledged alert is notified again every this many hours (0 = never).
+    alert_repeat_hours: int = 24
+    #: ``job_backlog`` alert when a due job has waited longer than this (minutes).
+    alert_job_age_minutes: int = 15
+    #: ``vendor_error_rate`` alert when this fraction of recent vendor calls failed.
+    alert_vendor_error_rate: Decimal = Decimal("0.25")
 
     # -- construction -------------------------------------------------------------------------
 
@@ -134,7 +167,44 @@ class Settings:
                 f"STELLER_BAMBOO_ACCOUNT_ID must be an integer, got {account!r}"
             ) from None
 
+        log_format = (text("STELLER_LOG_FORMAT") or "").lower() or None
+        if log_format not in (None, "json", "human"):
+            raise ConfigError(f"STELLER_LOG_FORMAT must be 'json' or 'human', got {log_format!r}")
+        smtp_tls = (text("STELLER_SMTP_TLS") or "starttls").lower()
+        if smtp_tls not in ("starttls", "ssl", "none"):
+            raise ConfigError(
+                f"STELLER_SMTP_TLS must be 'starttls', 'ssl' or 'none', got {smtp_tls!r}"
+            )
+        metrics_flag = (text("STELLER_METRICS_ENABLED") or "true").lower()
+        if metrics_flag not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ConfigError(
+                f"STELLER_METRICS_ENABLED must be true or false, got {metrics_flag!r}"
+            )
+
+        def listed(name: str) -> tuple[str, ...]:
+            return tuple(part.strip() for part in (text(name) or "").split(",") if part.strip())
+
         return cls(
+            log_format="json" if log_format == "json" else "human" if log_format else None,
+            log_level=(text("STELLER_LOG_LEVEL") or default.log_level).upper(),
+            metrics_enabled=metrics_flag in ("true", "1", "yes", "on"),
+            metrics_allow=listed("STELLER_METRICS_ALLOW"),
+            smtp_host=text("STELLER_SMTP_HOST"),
+            smtp_port=integer("STELLER_SMTP_PORT", 0, 0) or None,
+            smtp_tls="ssl" if smtp_tls == "ssl" else "none" if smtp_tls == "none" else "starttls",
+            smtp_username=text("STELLER_SMTP_USERNAME"),
+            smtp_password=text("STELLER_SMTP_PASSWORD"),
+            smtp_from=text("STELLER_SMTP_FROM") or default.smtp_from,
+            alert_emails=listed("STELLER_ALERT_EMAILS"),
+            alert_webhook_url=text("STELLER_ALERT_WEBHOOK_URL"),
+            alert_webhook_secret=text("STELLER_ALERT_WEBHOOK_SECRET"),
+            alert_repeat_hours=integer("STELLER_ALERT_REPEAT_HOURS", default.alert_repeat_hours),
+            alert_job_age_minutes=integer(
+                "STELLER_ALERT_JOB_AGE_MINUTES", default.alert_job_age_minutes, 1
+            ),
+            alert_vendor_error_rate=decimal(
+                "STELLER_ALERT_VENDOR_ERROR_RATE", default.alert_vendor_error_rate
+            ),
             database_url=normalise_database_url(
                 text("STELLER_DATABASE_URL") or default.database_url
             ),
@@ -200,12 +270,53 @@ class Settings:
                 "STELLER_SECRET_KEY is not set: using the fixed sandbox development key. "
                 "Never use this database for live data."
             )
+        self._validate_operations()
         if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
             raise ConfigError(
                 "STELLER_DATABASE_URL must be a sqlite:/// or postgresql:// URL, "
                 f"got {self.database_url.split('://')[0]}://…"
             )
         return self
+
+    def _validate_operations(self) -> None:
+        import ipaddress  # noqa: PLC0415
+
+        for network in self.metrics_allow:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"STELLER_METRICS_ALLOW: {network!r} is not an address or CIDR network"
+                ) from None
+        if self.alert_webhook_url and not self.alert_webhook_secret:
+            raise ConfigError("STELLER_ALERT_WEBHOOK_URL needs STELLER_ALERT_WEBHOOK_SECRET")
+        if self.alert_webhook_secret:
+            from steller.webhooks import sign  # noqa: PLC0415
+
+            try:
+                sign(b"", self.alert_webhook_secret, msg_id="check", timestamp=0)
+            except ValueError as exc:
+                raise ConfigError(f"STELLER_ALERT_WEBHOOK_SECRET: {exc}") from None
+        if self.alert_vendor_error_rate > 1:
+            raise ConfigError("STELLER_ALERT_VENDOR_ERROR_RATE is a fraction between 0 and 1")
+        if self.smtp_username and not self.smtp_password:
+            raise ConfigError("STELLER_SMTP_USERNAME needs STELLER_SMTP_PASSWORD")
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def effective_smtp_port(self) -> int:
+        if self.smtp_port:
+            return self.smtp_port
+        return {"ssl": 465, "none": 25}.get(self.smtp_tls, 587)
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return "human" if self.is_sandbox else "json"
 
     @property
     def effective_secret_key(self) -> str:

@@ -36,29 +36,50 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def place_order(db: Database, settings: Settings, partner: Partner, *,
-                      sku: str = "AMAZON-US-50", face_value: str = "50.00", quantity: int = 1,
-                      reference_id: str = "ref-1") -> Order:
+async def place_order(
+    db: Database,
+    settings: Settings,
+    partner: Partner,
+    *,
+    sku: str = "AMAZON-US-50",
+    face_value: str = "50.00",
+    quantity: int = 1,
+    reference_id: str = "ref-1",
+) -> Order:
     order, created = await orders.place_order(
-        db, partner=partner, sku=sku, face_value=Decimal(face_value), quantity=quantity,
+        db,
+        partner=partner,
+        sku=sku,
+        face_value=Decimal(face_value),
+        quantity=quantity,
         reference_id=reference_id,
-        request_hash=orders.order_request_hash(sku=sku, face_value=Decimal(face_value),
-                                               quantity=quantity, expected_total=None),
-        actor=f"partner:{partner.id}", order_fee=settings.order_fee,
+        request_hash=orders.order_request_hash(
+            sku=sku, face_value=Decimal(face_value), quantity=quantity, expected_total=None
+        ),
+        actor=f"partner:{partner.id}",
+        order_fee=settings.order_fee,
     )
     assert created
     return order
 
 
-async def complete_order(db: Database, settings: Settings, order: Order, *,
-                         codes: list[str]) -> Order:
+async def complete_order(
+    db: Database, settings: Settings, order: Order, *, codes: list[str]
+) -> Order:
     """Deliver ``codes`` as cards (fewer than the quantity → partially completed)."""
     cipher = Cipher(settings.effective_secret_key)
-    cards = [Card(serial_number=f"SER-{i}", code=code, pin=f"PIN-{i}")
-             for i, code in enumerate(codes)]
+    cards = [
+        Card(serial_number=f"SER-{i}", code=code, pin=f"PIN-{i}") for i, code in enumerate(codes)
+    ]
     async with db.write() as conn:
-        return await orders.complete_order(conn, order_id=order.id, cards=cards, cipher=cipher,
-                                           vendor_order_id="880011", vendor_status="Succeeded")
+        return await orders.complete_order(
+            conn,
+            order_id=order.id,
+            cards=cards,
+            cipher=cipher,
+            vendor_order_id="880011",
+            vendor_status="Succeeded",
+        )
 
 
 async def balance(api: httpx.AsyncClient, token: str, partner_id: str) -> str:
@@ -102,8 +123,13 @@ def probe_routes() -> list[BaseRoute]:
 @pytest.fixture
 async def app(settings: Settings, database: Database, clock: Any) -> AsyncIterator[Starlette]:
     """The conftest ``app`` plus the partner probe, built on the shared parsed contract."""
-    application = create_app(settings, database=database, clock=clock,
-                             contract=shared_contract(), extra_routes=probe_routes())
+    application = create_app(
+        settings,
+        database=database,
+        clock=clock,
+        contract=shared_contract(),
+        extra_routes=probe_routes(),
+    )
     async with application.router.lifespan_context(application):
         yield application
 
@@ -111,8 +137,9 @@ async def app(settings: Settings, database: Database, clock: Any) -> AsyncIterat
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 with minimal cost: the tests check behaviour, not the production work factor."""
-    monkeypatch.setattr(crypto, "_hasher", lambda: PasswordHasher(
-        time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(
+        crypto, "_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 @pytest.fixture
@@ -125,12 +152,22 @@ def staff_token(database: Database, settings: Settings, clock: Any) -> Any:
     async def issue(role: str = "admin") -> str:
         email = f"{role}-{secrets.token_hex(6)}@steller.test"
         async with database.write() as conn:
-            await admins.create_user(conn, email=email, name=role.title(), role=role,
-                                     password="correct horse battery", now=clock())
-        login = await admins.login(database, email=email, password="correct horse battery",
-                                   secret_key=settings.effective_secret_key,
-                                   ttl=timedelta(hours=settings.admin_token_ttl_hours),
-                                   now=clock())
+            await admins.create_user(
+                conn,
+                email=email,
+                name=role.title(),
+                role=role,
+                password="correct horse battery",
+                now=clock(),
+            )
+        login = await admins.login(
+            database,
+            email=email,
+            password="correct horse battery",
+            secret_key=settings.effective_secret_key,
+            ttl=timedelta(hours=settings.admin_token_ttl_hours),
+            now=clock(),
+        )
         assert login is not None
         return login.token
 

@@ -34,14 +34,18 @@ def simulator_product(sim: Simulator, sku: str) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def sim_vendor(
-    config: SimulatorConfig | None = None, client_id: str = "steller-sandbox",
+    config: SimulatorConfig | None = None,
+    client_id: str = "steller-sandbox",
     secret: str = "sandbox-secret",
 ) -> AsyncIterator[tuple[Simulator, BambooClient]]:
     app: Any = create_app(config or SimulatorConfig(limits_enabled=False))
     client = BambooClient(
-        "http://bamboo.test", client_id, secret,
+        "http://bamboo.test",
+        client_id,
+        secret,
         transport=TimeoutTransport(httpx.ASGITransport(app=app), timeout=2.0),
-        limits=BambooLimits(enabled=False), max_wait=0.1,
+        limits=BambooLimits(enabled=False),
+        max_wait=0.1,
         retry=RetryPolicy(attempts=2, total_seconds=2.0, backoff_initial=0.01, backoff_max=0.02),
     )
     async with client:

@@ -22,8 +22,9 @@ UNTHROTTLED = {"catalog": 100_000, "orders": 100_000, "default": 100_000}
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, database: Database,
-                      clock: Any) -> AsyncIterator[Starlette]:
+async def running_app(
+    settings: Settings, database: Database, clock: Any
+) -> AsyncIterator[Starlette]:
     """The app with its lifespan running (for tests that need other settings than `app`)."""
     application = create_app(settings, database=database, clock=clock)
     async with application.router.lifespan_context(application):
@@ -42,17 +43,25 @@ async def onboard(
     unthrottled: bool = True,
 ) -> tuple[Partner, Wallet, dict[str, str]]:
     """An admin-onboarded partner (funded, approved) and the headers of a fresh key."""
-    partner, wallet = await factory.partner(name=name, balance=balance, approve=approve,
-                                            currency=currency)
+    partner, wallet = await factory.partner(
+        name=name, balance=balance, approve=approve, currency=currency
+    )
     if unthrottled:
-        partner = await partners.update_partner(factory.db, partner_id=partner.id,
-                                                actor="admin:usr_test", rate_limits=UNTHROTTLED)
+        partner = await partners.update_partner(
+            factory.db, partner_id=partner.id, actor="admin:usr_test", rate_limits=UNTHROTTLED
+        )
     raw = await partner_key(partner, role=role)
     return partner, wallet, {"x-api-key": raw}
 
 
-def order_body(ref: str = "acme-order-1", *, sku: str = "AMAZON-US-50", face: str = "50.00",
-               quantity: int = 1, **extra: Any) -> dict[str, Any]:
+def order_body(
+    ref: str = "acme-order-1",
+    *,
+    sku: str = "AMAZON-US-50",
+    face: str = "50.00",
+    quantity: int = 1,
+    **extra: Any,
+) -> dict[str, Any]:
     return {"sku": sku, "faceValue": face, "quantity": quantity, "referenceId": ref, **extra}
 
 
@@ -66,8 +75,9 @@ async def counts(db: Database) -> dict[str, int]:
 
 async def balance_and_ledger_sum(db: Database, wallet_id: str) -> tuple[int, int]:
     async with db.read() as conn:
-        balance = int(await conn.scalar(
-            select(wallets.c.balance_minor).where(wallets.c.id == wallet_id)) or 0)
+        balance = int(
+            await conn.scalar(select(wallets.c.balance_minor).where(wallets.c.id == wallet_id)) or 0
+        )
         total = await ledger.ledger_sum(conn, wallet_id=wallet_id)
     return balance, total
 

@@ -27,39 +27,76 @@ __all__ = ["app", "cheap_password_hashing", "staff_token"]  # fixtures used by t
 
 async def _newest(database: Database) -> dict[str, Any]:
     async with database.read() as conn:
-        row = (await conn.execute(select(audit_log).order_by(audit_log.c.sequence.desc())
-                                  .limit(1))).mappings().one()
+        row = (
+            (await conn.execute(select(audit_log).order_by(audit_log.c.sequence.desc()).limit(1)))
+            .mappings()
+            .one()
+        )
     return dict(row)
 
 
 async def test_every_admin_mutation_is_audited_and_the_chain_verifies(
-    api: httpx.AsyncClient, database: Database, settings: Any, factory: Any, staff_token: Any,
+    api: httpx.AsyncClient,
+    database: Database,
+    settings: Any,
+    factory: Any,
+    staff_token: Any,
 ) -> None:
     token = await staff_token(role="admin")
     admin = bearer(token)
     await factory.product("AMAZON-US-50")
     await factory.product("STEAM-US-50", name="Steam", brand_name="Valve")
 
-    created = await api.post("/api/admin/partners", headers=admin,
-                             json={"name": "Acme", "email": "ops@acme.example"})
+    created = await api.post(
+        "/api/admin/partners", headers=admin, json={"name": "Acme", "email": "ops@acme.example"}
+    )
     partner_id = created.json()["id"]
     p = f"/api/admin/partners/{partner_id}"
     steps: list[tuple[str, str, str, dict[str, Any] | None, str]] = [
-        ("POST", "/api/admin/users", "admin_user.create",
-         {"email": "sam@steller.test", "name": "Sam", "role": "support",
-          "password": "long-enough-password"}, "admin_user"),
+        (
+            "POST",
+            "/api/admin/users",
+            "admin_user.create",
+            {
+                "email": "sam@steller.test",
+                "name": "Sam",
+                "role": "support",
+                "password": "long-enough-password",
+            },
+            "admin_user",
+        ),
         ("PATCH", p, "partner.update", {"name": "Acme Rewards"}, "partner"),
         ("PATCH", p, "partner.update", {"status": "suspended", "reason": "INC-1"}, "partner"),
         ("PATCH", p, "partner.update", {"status": "active", "reason": "INC-1 closed"}, "partner"),
         ("POST", f"{p}/keys", "key.create", {"role": "developer"}, "api_key"),
-        ("POST", f"{p}/wallet/credit", "wallet.credit",
-         {"amount": "500.00", "reason": "Wire 1"}, "wallet"),
-        ("POST", f"{p}/wallet/debit", "wallet.debit",
-         {"amount": "100.00", "reason": "Chargeback"}, "wallet"),
-        ("PUT", f"{p}/products", "product.approve",
-         {"products": [{"sku": "AMAZON-US-50", "discountPercent": "-5"}]}, "product_approval"),
-        ("PUT", f"{p}/products", "product.approve",
-         {"products": [{"sku": "STEAM-US-50", "discountPercent": "-5"}]}, "product_approval"),
+        (
+            "POST",
+            f"{p}/wallet/credit",
+            "wallet.credit",
+            {"amount": "500.00", "reason": "Wire 1"},
+            "wallet",
+        ),
+        (
+            "POST",
+            f"{p}/wallet/debit",
+            "wallet.debit",
+            {"amount": "100.00", "reason": "Chargeback"},
+            "wallet",
+        ),
+        (
+            "PUT",
+            f"{p}/products",
+            "product.approve",
+            {"products": [{"sku": "AMAZON-US-50", "discountPercent": "-5"}]},
+            "product_approval",
+        ),
+        (
+            "PUT",
+            f"{p}/products",
+            "product.approve",
+            {"products": [{"sku": "STEAM-US-50", "discountPercent": "-5"}]},
+            "product_approval",
+        ),
         ("DELETE", f"{p}/products/STEAM-US-50", "product.revoke", None, "product_approval"),
     ]
     for method, url, action, body, target_type in steps:
@@ -89,8 +126,11 @@ async def test_every_admin_mutation_is_audited_and_the_chain_verifies(
     assert verified.status_code == 200
     assert_conforms(verified, "adminVerifyAuditLog")
     async with database.read() as conn:
-        rows = (await conn.execute(select(audit_log.c.id, audit_log.c.sequence)
-                                   .order_by(audit_log.c.sequence))).all()
+        rows = (
+            await conn.execute(
+                select(audit_log.c.id, audit_log.c.sequence).order_by(audit_log.c.sequence)
+            )
+        ).all()
     assert verified.json()["valid"] is True
     assert verified.json()["entriesChecked"] == len(rows)
     assert verified.json()["firstInvalidId"] is None
@@ -98,13 +138,17 @@ async def test_every_admin_mutation_is_audited_and_the_chain_verifies(
     listed = await api.get("/api/admin/audit-log", params={"limit": 200}, headers=reader)
     assert_conforms(listed, "adminListAuditLog")
     assert [e["sequence"] for e in listed.json()["data"]] == sorted(
-        (r.sequence for r in rows), reverse=True)
+        (r.sequence for r in rows), reverse=True
+    )
 
     # Someone edits history directly in the database: verify names the first bad entry.
     tampered = rows[len(rows) // 2]
     async with database.write() as conn:
-        await conn.execute(update(audit_log).where(audit_log.c.id == tampered.id)
-                           .values(reason="nothing to see here"))
+        await conn.execute(
+            update(audit_log)
+            .where(audit_log.c.id == tampered.id)
+            .values(reason="nothing to see here")
+        )
     broken = await api.get("/api/admin/audit-log/verify", headers=reader)
     assert_conforms(broken, "adminVerifyAuditLog")
     assert broken.json()["valid"] is False
@@ -120,12 +164,18 @@ async def test_audit_log_filters_and_pages(
     finance = bearer(await staff_token(role="finance"))
     ids = []
     for n in range(3):
-        response = await api.post("/api/admin/partners", headers=admin,
-                                  json={"name": f"P{n}", "email": f"p{n}@example.com"})
+        response = await api.post(
+            "/api/admin/partners",
+            headers=admin,
+            json={"name": f"P{n}", "email": f"p{n}@example.com"},
+        )
         ids.append(response.json()["id"])
         clock.advance(minutes=10)
-    credit = await api.post(f"/api/admin/partners/{ids[0]}/wallet/credit", headers=finance,
-                            json={"amount": "10.00", "reason": "Wire"})
+    credit = await api.post(
+        f"/api/admin/partners/{ids[0]}/wallet/credit",
+        headers=finance,
+        json={"amount": "10.00", "reason": "Wire"},
+    )
     finance_actor = credit.json()["entry"]["actor"]
 
     async def entries(**params: Any) -> list[dict[str, Any]]:
@@ -146,26 +196,33 @@ async def test_audit_log_filters_and_pages(
     assert [e["targetId"] for e in window] == [ids[1]]
     assert await entries(action="order.cancel") == []
 
-    first = await api.get("/api/admin/audit-log", params={"limit": 2, "action": "partner.create"},
-                          headers=finance)
+    first = await api.get(
+        "/api/admin/audit-log", params={"limit": 2, "action": "partner.create"}, headers=finance
+    )
     cursor = first.json()["nextCursor"]
     assert cursor is not None
-    rest = await api.get("/api/admin/audit-log", headers=finance,
-                         params={"limit": 2, "action": "partner.create", "cursor": cursor})
+    rest = await api.get(
+        "/api/admin/audit-log",
+        headers=finance,
+        params={"limit": 2, "action": "partner.create", "cursor": cursor},
+    )
     assert [e["targetId"] for e in first.json()["data"] + rest.json()["data"]] == ids[::-1]
     assert rest.json()["nextCursor"] is None
 
-    bad = await api.get("/api/admin/audit-log", params={"targetType": "spaceship"},
-                        headers=finance)
+    bad = await api.get("/api/admin/audit-log", params={"targetType": "spaceship"}, headers=finance)
     assert bad.status_code == 400
     assert_conforms(bad, "adminListAuditLog")
-    bad_cursor = await api.get("/api/admin/audit-log", params={"cursor": "c2VxOmFiYw"},
-                               headers=finance)
+    bad_cursor = await api.get(
+        "/api/admin/audit-log", params={"cursor": "c2VxOmFiYw"}, headers=finance
+    )
     assert bad_cursor.status_code == 400
     assert bad_cursor.json()["code"] == "invalid_cursor"
 
 
 async def _created_at(database: Database, partner_id: str) -> Any:
     async with database.read() as conn:
-        return await conn.scalar(select(audit_log.c.created_at).where(
-            audit_log.c.action == "partner.create", audit_log.c.target_id == partner_id))
+        return await conn.scalar(
+            select(audit_log.c.created_at).where(
+                audit_log.c.action == "partner.create", audit_log.c.target_id == partner_id
+            )
+        )

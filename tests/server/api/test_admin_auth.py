@@ -25,14 +25,17 @@ PASSWORD = "correct-horse-battery-staple"
 @pytest.fixture
 async def ana(database: Database) -> admins.AdminUser:
     async with database.write() as conn:
-        return await admins.create_user(conn, email=EMAIL, name="Ana Ops", role="admin",
-                                        password=PASSWORD)
+        return await admins.create_user(
+            conn, email=EMAIL, name="Ana Ops", role="admin", password=PASSWORD
+        )
 
 
-async def _login(api: httpx.AsyncClient, email: str = EMAIL, password: str = PASSWORD,
-                 **headers: str) -> httpx.Response:
-    return await api.post("/api/admin/login", json={"email": email, "password": password},
-                          headers=headers)
+async def _login(
+    api: httpx.AsyncClient, email: str = EMAIL, password: str = PASSWORD, **headers: str
+) -> httpx.Response:
+    return await api.post(
+        "/api/admin/login", json={"email": email, "password": password}, headers=headers
+    )
 
 
 async def test_login_returns_an_expiring_token_stored_only_as_a_hash(
@@ -48,8 +51,11 @@ async def test_login_returns_an_expiring_token_stored_only_as_a_hash(
     async with database.read() as conn:
         stored = (await conn.execute(select(admin_sessions.c.token_hash))).scalars().all()
         password_hash = await conn.scalar(select(admin_users.c.password_hash))
-        login_audit = (await conn.execute(
-            select(audit_log).where(audit_log.c.action == "admin.login"))).mappings().one()
+        login_audit = (
+            (await conn.execute(select(audit_log).where(audit_log.c.action == "admin.login")))
+            .mappings()
+            .one()
+        )
     assert body["token"] not in stored
     assert len(stored) == 1
     assert PASSWORD not in password_hash
@@ -78,8 +84,14 @@ async def test_wrong_password_unknown_email_and_disabled_user_get_the_same_401(
         assert response.json()["detail"] == wrong.json()["detail"]
     async with database.read() as conn:
         assert await conn.scalar(select(func.count()).select_from(admin_sessions)) == 0
-        assert await conn.scalar(select(func.count()).select_from(audit_log)
-                                 .where(audit_log.c.action == "admin.login")) == 0
+        assert (
+            await conn.scalar(
+                select(func.count())
+                .select_from(audit_log)
+                .where(audit_log.c.action == "admin.login")
+            )
+            == 0
+        )
 
 
 async def test_eleventh_attempt_in_a_minute_is_throttled(
@@ -124,8 +136,11 @@ async def test_logout_kills_the_token_and_is_audited(
     # Only that session ended.
     assert (await api.get("/api/admin/audit-log", headers=bearer(other))).status_code == 200
     async with database.read() as conn:
-        entry = (await conn.execute(select(audit_log)
-                                    .where(audit_log.c.action == "admin.logout"))).mappings().one()
+        entry = (
+            (await conn.execute(select(audit_log).where(audit_log.c.action == "admin.logout")))
+            .mappings()
+            .one()
+        )
     assert entry["actor"] == f"admin:{ana.id}"
     assert entry["target_id"] == ana.id
 

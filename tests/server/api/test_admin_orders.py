@@ -36,15 +36,22 @@ async def tokens(staff_token: Any) -> dict[str, str]:
 @pytest.fixture
 async def acme(factory: Any) -> Any:
     await factory.product("AMAZON-US-50")
-    partner, _ = await factory.partner(name="Acme", balance="100.00",
-                                       approve={"AMAZON-US-50": "-5"})
+    partner, _ = await factory.partner(
+        name="Acme", balance="100.00", approve={"AMAZON-US-50": "-5"}
+    )
     return partner
 
 
 async def _refunds(database: Database, order_id: str) -> int:
     async with database.read() as conn:
-        return int(await conn.scalar(select(func.count()).select_from(ledger_entries).where(
-            ledger_entries.c.order_id == order_id, ledger_entries.c.type == "refund")) or 0)
+        return int(
+            await conn.scalar(
+                select(func.count())
+                .select_from(ledger_entries)
+                .where(ledger_entries.c.order_id == order_id, ledger_entries.c.type == "refund")
+            )
+            or 0
+        )
 
 
 async def test_cancel_restores_the_balance_exactly_once(
@@ -70,10 +77,16 @@ async def test_cancel_restores_the_balance_exactly_once(
     assert await balance(api, tokens["admin"], acme.id) == "100.00"
     assert await _refunds(database, order.id) == 1
     async with database.read() as conn:
-        (entry,) = (await conn.execute(select(audit_log).where(
-            audit_log.c.action == "order.cancel"))).mappings().all()
-        cancelled_events = await conn.scalar(select(func.count()).select_from(events).where(
-            events.c.order_id == order.id, events.c.type == "order.cancelled"))
+        (entry,) = (
+            (await conn.execute(select(audit_log).where(audit_log.c.action == "order.cancel")))
+            .mappings()
+            .all()
+        )
+        cancelled_events = await conn.scalar(
+            select(func.count())
+            .select_from(events)
+            .where(events.c.order_id == order.id, events.c.type == "order.cancelled")
+        )
     assert cancelled_events == 1
     assert entry["reason"] == "Customer asked"
     assert entry["target_id"] == order.id
@@ -86,8 +99,11 @@ async def test_cancel_after_vendor_submission_is_refused(
     order = await place_order(database, settings, acme)
     async with database.write() as conn:
         await orders.begin_vendor_submission(conn, order_id=order.id)
-    response = await api.post(f"/api/admin/orders/{order.id}/cancel",
-                              headers=bearer(tokens["admin"]), json={"reason": "too late"})
+    response = await api.post(
+        f"/api/admin/orders/{order.id}/cancel",
+        headers=bearer(tokens["admin"]),
+        json={"reason": "too late"},
+    )
     assert response.status_code == 409
     assert await balance(api, tokens["admin"], acme.id) == "47.50"
 
@@ -96,13 +112,17 @@ async def test_refund_of_a_delivered_order_happens_once(
     api: httpx.AsyncClient, database: Database, settings: Any, acme: Any, tokens: dict[str, str]
 ) -> None:
     order = await place_order(database, settings, acme, quantity=1)
-    processing = await api.post(f"/api/admin/orders/{order.id}/refund",
-                                headers=bearer(tokens["finance"]), json={"reason": "early"})
+    processing = await api.post(
+        f"/api/admin/orders/{order.id}/refund",
+        headers=bearer(tokens["finance"]),
+        json={"reason": "early"},
+    )
     assert processing.status_code == 409
     await complete_order(database, settings, order, codes=["AMZ-CODE-1"])
     url = f"/api/admin/orders/{order.id}/refund"
-    response = await api.post(url, headers=bearer(tokens["finance"]),
-                              json={"reason": "Goodwill INC-7"})
+    response = await api.post(
+        url, headers=bearer(tokens["finance"]), json={"reason": "Goodwill INC-7"}
+    )
     assert response.status_code == 200, response.text
     assert_conforms(response, "adminRefundOrder")
     assert response.json()["status"] == "completed"
@@ -121,8 +141,9 @@ async def test_mark_failed_and_refund_happens_once(
 ) -> None:
     order = await place_order(database, settings, acme)
     url = f"/api/admin/orders/{order.id}/mark-failed-and-refund"
-    response = await api.post(url, headers=bearer(tokens["finance"]),
-                              json={"reason": "Stuck at vendor for 3 days"})
+    response = await api.post(
+        url, headers=bearer(tokens["finance"]), json={"reason": "Stuck at vendor for 3 days"}
+    )
     assert response.status_code == 200, response.text
     assert_conforms(response, "adminMarkOrderFailedAndRefund")
     assert response.json()["status"] == "failed"
@@ -134,21 +155,33 @@ async def test_mark_failed_and_refund_happens_once(
     assert await balance(api, tokens["admin"], acme.id) == "100.00"
     assert await _refunds(database, order.id) == 1
     async with database.read() as conn:
-        (entry,) = (await conn.execute(select(audit_log).where(
-            audit_log.c.action == "order.mark_failed_and_refund"))).mappings().all()
+        (entry,) = (
+            (
+                await conn.execute(
+                    select(audit_log).where(audit_log.c.action == "order.mark_failed_and_refund")
+                )
+            )
+            .mappings()
+            .all()
+        )
     assert entry["before"] == {"status": "processing", "refundedAmount": "0.00"}
     assert entry["after"] == {"status": "failed", "refundedAmount": "52.50"}
-    missing = await api.post("/api/admin/orders/ord_" + "Q" * 20 + "/mark-failed-and-refund",
-                             headers=bearer(tokens["admin"]), json={"reason": "x"})
+    missing = await api.post(
+        "/api/admin/orders/ord_" + "Q" * 20 + "/mark-failed-and-refund",
+        headers=bearer(tokens["admin"]),
+        json={"reason": "x"},
+    )
     assert missing.status_code == 404
 
 
 async def test_admin_order_never_shows_card_codes(
     api: httpx.AsyncClient, database: Database, settings: Any, acme: Any, tokens: dict[str, str]
 ) -> None:
-    credit = await api.post(f"/api/admin/partners/{acme.id}/wallet/credit",
-                            headers=bearer(tokens["finance"]),
-                            json={"amount": "100.00", "reason": "top-up"})
+    credit = await api.post(
+        f"/api/admin/partners/{acme.id}/wallet/credit",
+        headers=bearer(tokens["finance"]),
+        json={"amount": "100.00", "reason": "top-up"},
+    )
     assert credit.status_code == 201
     order = await place_order(database, settings, acme, quantity=2, reference_id="two")
     await complete_order(database, settings, order, codes=["SECRET-CODE-ONE"])  # 1 of 2
@@ -177,17 +210,26 @@ async def test_admin_order_never_shows_card_codes(
 
 
 async def test_order_list_filters(
-    api: httpx.AsyncClient, database: Database, settings: Any, factory: Any, acme: Any,
-    tokens: dict[str, str], clock: Any,
+    api: httpx.AsyncClient,
+    database: Database,
+    settings: Any,
+    factory: Any,
+    acme: Any,
+    tokens: dict[str, str],
+    clock: Any,
 ) -> None:
     await factory.product("STEAM-US-50", name="Steam", brand_name="Valve")
-    globex, _ = await factory.partner(name="Globex", balance="500.00",
-                                      approve={"AMAZON-US-50": "-5", "STEAM-US-50": "-5"})
+    globex, _ = await factory.partner(
+        name="Globex", balance="500.00", approve={"AMAZON-US-50": "-5", "STEAM-US-50": "-5"}
+    )
     first = await place_order(database, settings, acme, reference_id="a1")
     second = await place_order(database, settings, globex, reference_id="g1")
     third = await place_order(database, settings, globex, sku="STEAM-US-50", reference_id="g2")
-    await api.post(f"/api/admin/orders/{second.id}/cancel", headers=bearer(tokens["admin"]),
-                   json={"reason": "x"})
+    await api.post(
+        f"/api/admin/orders/{second.id}/cancel",
+        headers=bearer(tokens["admin"]),
+        json={"reason": "x"},
+    )
     headers = bearer(tokens["support"])
 
     async def ids(**params: Any) -> set[str]:

@@ -40,8 +40,11 @@ async def _audit(database: Database, **where: str) -> list[dict[str, Any]]:
 async def test_onboarding_creates_partner_and_empty_wallet_audited(
     api: httpx.AsyncClient, database: Database, admin: dict[str, str]
 ) -> None:
-    response = await api.post("/api/admin/partners", headers=admin, json={
-        "name": "Globex Perks GmbH", "email": "api@globex.example", "currency": "EUR"})
+    response = await api.post(
+        "/api/admin/partners",
+        headers=admin,
+        json={"name": "Globex Perks GmbH", "email": "api@globex.example", "currency": "EUR"},
+    )
     assert response.status_code == 201, response.text
     assert_conforms(response, "adminCreatePartner")
     body = response.json()
@@ -57,8 +60,9 @@ async def test_onboarding_creates_partner_and_empty_wallet_audited(
     assert entry["actor"].startswith("admin:usr_")
     assert entry["request_id"] == response.headers["x-request-id"]
 
-    again = await api.post("/api/admin/partners", headers=admin, json={
-        "name": "Other", "email": "API@globex.example"})
+    again = await api.post(
+        "/api/admin/partners", headers=admin, json={"name": "Other", "email": "API@globex.example"}
+    )
     assert again.status_code == 409
     assert again.json()["code"] == "email_taken"
     assert_conforms(again, "adminCreatePartner")
@@ -69,22 +73,26 @@ async def test_list_filters_pages_and_get(
 ) -> None:
     acme, _ = await factory.partner(name="Acme Rewards", balance="447.50")
     globex, _ = await factory.partner(name="Globex")
-    await api.patch(f"/api/admin/partners/{globex.id}", headers=admin,
-                    json={"status": "suspended", "reason": "INC-1"})
+    await api.patch(
+        f"/api/admin/partners/{globex.id}",
+        headers=admin,
+        json={"status": "suspended", "reason": "INC-1"},
+    )
 
     found = await api.get("/api/admin/partners", params={"q": "acme"}, headers=admin)
     assert_conforms(found, "adminListPartners")
     assert [p["id"] for p in found.json()["data"]] == [acme.id]
     assert found.json()["data"][0]["balance"] == "447.50"
-    suspended = await api.get("/api/admin/partners", params={"status": "suspended"},
-                              headers=admin)
+    suspended = await api.get("/api/admin/partners", params={"status": "suspended"}, headers=admin)
     assert [p["id"] for p in suspended.json()["data"]] == [globex.id]
 
     first = await api.get("/api/admin/partners", params={"limit": 1}, headers=admin)
     assert first.json()["nextCursor"] is not None
-    second = await api.get("/api/admin/partners",
-                           params={"limit": 1, "cursor": first.json()["nextCursor"]},
-                           headers=admin)
+    second = await api.get(
+        "/api/admin/partners",
+        params={"limit": 1, "cursor": first.json()["nextCursor"]},
+        headers=admin,
+    )
     assert_conforms(second, "adminListPartners")
     assert {first.json()["data"][0]["id"], second.json()["data"][0]["id"]} == {acme.id, globex.id}
     assert second.json()["nextCursor"] is None
@@ -98,20 +106,27 @@ async def test_list_filters_pages_and_get(
 
 
 async def test_suspension_blocks_partner_routes_until_reactivated(
-    api: httpx.AsyncClient, database: Database, factory: Any, partner_key: Any,
+    api: httpx.AsyncClient,
+    database: Database,
+    factory: Any,
+    partner_key: Any,
     admin: dict[str, str],
 ) -> None:
     partner, _ = await factory.partner()
     key = {"x-api-key": await partner_key(partner)}
     assert (await api.get(PROBE_PATH, headers=key)).status_code == 200
 
-    no_reason = await api.patch(f"/api/admin/partners/{partner.id}", headers=admin,
-                                json={"status": "suspended"})
+    no_reason = await api.patch(
+        f"/api/admin/partners/{partner.id}", headers=admin, json={"status": "suspended"}
+    )
     assert no_reason.status_code == 400
     assert_conforms(no_reason, "adminUpdatePartner")
 
-    suspended = await api.patch(f"/api/admin/partners/{partner.id}", headers=admin,
-                                json={"status": "suspended", "reason": "Chargeback INC-2291"})
+    suspended = await api.patch(
+        f"/api/admin/partners/{partner.id}",
+        headers=admin,
+        json={"status": "suspended", "reason": "Chargeback INC-2291"},
+    )
     assert suspended.status_code == 200
     assert_conforms(suspended, "adminUpdatePartner")
     assert suspended.json()["status"] == "suspended"
@@ -125,25 +140,40 @@ async def test_suspension_blocks_partner_routes_until_reactivated(
     assert entry["request_id"] == suspended.headers["x-request-id"]
 
     # Repeating it converges: same state, no second entry.
-    repeat = await api.patch(f"/api/admin/partners/{partner.id}", headers=admin,
-                             json={"status": "suspended", "reason": "again"})
+    repeat = await api.patch(
+        f"/api/admin/partners/{partner.id}",
+        headers=admin,
+        json={"status": "suspended", "reason": "again"},
+    )
     assert repeat.status_code == 200
     assert len(await _audit(database, target_id=partner.id, action="partner.update")) == 1
 
-    await api.patch(f"/api/admin/partners/{partner.id}", headers=admin,
-                    json={"status": "active", "reason": "Resolved"})
+    await api.patch(
+        f"/api/admin/partners/{partner.id}",
+        headers=admin,
+        json={"status": "active", "reason": "Resolved"},
+    )
     assert (await api.get(PROBE_PATH, headers=key)).status_code == 200
 
 
 async def test_rate_limit_override_applies_to_the_partner(
-    api: httpx.AsyncClient, database: Database, factory: Any, partner_key: Any,
+    api: httpx.AsyncClient,
+    database: Database,
+    factory: Any,
+    partner_key: Any,
     admin: dict[str, str],
 ) -> None:
     partner, _ = await factory.partner()
     key = {"x-api-key": await partner_key(partner)}
-    response = await api.patch(f"/api/admin/partners/{partner.id}", headers=admin, json={
-        "rateLimits": {"catalog": 50, "orders": 25, "default": 2},
-        "reason": "Black Friday volume", "lowBalanceThreshold": "75.5"})
+    response = await api.patch(
+        f"/api/admin/partners/{partner.id}",
+        headers=admin,
+        json={
+            "rateLimits": {"catalog": 50, "orders": 25, "default": 2},
+            "reason": "Black Friday volume",
+            "lowBalanceThreshold": "75.5",
+        },
+    )
     assert response.status_code == 200
     assert_conforms(response, "adminUpdatePartner")
     assert response.json()["rateLimits"] == {"catalog": 50, "orders": 25, "default": 2}
@@ -156,16 +186,21 @@ async def test_rate_limit_override_applies_to_the_partner(
 
 
 async def test_issuing_a_key_with_revoke_existing_kills_old_keys_at_once(
-    api: httpx.AsyncClient, database: Database, factory: Any, partner_key: Any,
+    api: httpx.AsyncClient,
+    database: Database,
+    factory: Any,
+    partner_key: Any,
     admin: dict[str, str],
 ) -> None:
     partner, _ = await factory.partner()
     old = {"x-api-key": await partner_key(partner)}
     assert (await api.get(PROBE_PATH, headers=old)).status_code == 200
 
-    response = await api.post(f"/api/admin/partners/{partner.id}/keys", headers=admin,
-                              json={"role": "ordering", "revokeExisting": True,
-                                    "ipAllowlist": ["127.0.0.1/32"]})
+    response = await api.post(
+        f"/api/admin/partners/{partner.id}/keys",
+        headers=admin,
+        json={"role": "ordering", "revokeExisting": True, "ipAllowlist": ["127.0.0.1/32"]},
+    )
     assert response.status_code == 201, response.text
     assert_conforms(response, "adminCreatePartnerKey")
     created = response.json()
@@ -198,10 +233,12 @@ async def test_key_replay_with_idempotency_key_returns_the_same_key(
 ) -> None:
     partner, _ = await factory.partner()
     headers = {**admin, "Idempotency-Key": "issue-1"}
-    first = await api.post(f"/api/admin/partners/{partner.id}/keys", headers=headers,
-                           json={"role": "developer"})
-    second = await api.post(f"/api/admin/partners/{partner.id}/keys", headers=headers,
-                            json={"role": "developer"})
+    first = await api.post(
+        f"/api/admin/partners/{partner.id}/keys", headers=headers, json={"role": "developer"}
+    )
+    second = await api.post(
+        f"/api/admin/partners/{partner.id}/keys", headers=headers, json={"role": "developer"}
+    )
     assert second.headers["idempotent-replayed"] == "true"
     assert second.json() == first.json()
     listed = await api.get(f"/api/admin/partners/{partner.id}/keys", headers=admin)
@@ -213,20 +250,27 @@ async def test_key_validation_and_tenant_isolation(
 ) -> None:
     partner, _ = await factory.partner()
     other, _ = await factory.partner(name="Other")
-    past = await api.post(f"/api/admin/partners/{partner.id}/keys", headers=admin,
-                          json={"role": "developer",
-                                "expiresAt": iso(clock.now - timedelta(minutes=1))})
+    past = await api.post(
+        f"/api/admin/partners/{partner.id}/keys",
+        headers=admin,
+        json={"role": "developer", "expiresAt": iso(clock.now - timedelta(minutes=1))},
+    )
     assert past.status_code == 400
     assert past.json()["errors"][0]["pointer"] == "/expiresAt"
     assert_conforms(past, "adminCreatePartnerKey")
-    unknown = await api.post("/api/admin/partners/ptn_" + "Q" * 20 + "/keys", headers=admin,
-                             json={"role": "developer"})
+    unknown = await api.post(
+        "/api/admin/partners/ptn_" + "Q" * 20 + "/keys", headers=admin, json={"role": "developer"}
+    )
     assert unknown.status_code == 404
 
-    created = (await api.post(f"/api/admin/partners/{partner.id}/keys", headers=admin,
-                              json={"role": "finance"})).json()
-    wrong_owner = await api.delete(f"/api/admin/partners/{other.id}/keys/{created['id']}",
-                                   headers=admin)
+    created = (
+        await api.post(
+            f"/api/admin/partners/{partner.id}/keys", headers=admin, json={"role": "finance"}
+        )
+    ).json()
+    wrong_owner = await api.delete(
+        f"/api/admin/partners/{other.id}/keys/{created['id']}", headers=admin
+    )
     assert wrong_owner.status_code == 404
     assert_conforms(wrong_owner, "adminRevokePartnerKey")
 
@@ -235,8 +279,11 @@ async def test_revoking_a_key_is_immediate_and_happens_once(
     api: httpx.AsyncClient, database: Database, factory: Any, admin: dict[str, str]
 ) -> None:
     partner, _ = await factory.partner()
-    created = (await api.post(f"/api/admin/partners/{partner.id}/keys", headers=admin,
-                              json={"role": "developer"})).json()
+    created = (
+        await api.post(
+            f"/api/admin/partners/{partner.id}/keys", headers=admin, json={"role": "developer"}
+        )
+    ).json()
     url = f"/api/admin/partners/{partner.id}/keys/{created['id']}"
     response = await api.delete(url, headers=admin)
     assert response.status_code == 204

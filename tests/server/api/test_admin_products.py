@@ -23,8 +23,9 @@ async def admin(staff_token: Any) -> dict[str, str]:
 
 async def _entries(database: Database, action: str) -> list[dict[str, Any]]:
     async with database.read() as conn:
-        rows = await conn.execute(select(audit_log).where(audit_log.c.action == action)
-                                  .order_by(audit_log.c.sequence))
+        rows = await conn.execute(
+            select(audit_log).where(audit_log.c.action == action).order_by(audit_log.c.sequence)
+        )
         return [dict(r) for r in rows.mappings()]
 
 
@@ -32,23 +33,39 @@ async def test_profit_guard_refuses_loss_making_approvals_naming_each_entry(
     api: httpx.AsyncClient, database: Database, factory: Any, admin: dict[str, str]
 ) -> None:
     await factory.product("AMAZON-US-50")  # 50.00 face, costs 47.50; fee 0.10
-    await factory.product("ITUNES-US-25", name="iTunes", brand_name="Apple", min_face_minor=2500,
-                          max_face_minor=2500, cost_min_minor=2400, cost_max_minor=2400)
+    await factory.product(
+        "ITUNES-US-25",
+        name="iTunes",
+        brand_name="Apple",
+        min_face_minor=2500,
+        max_face_minor=2500,
+        cost_min_minor=2400,
+        cost_max_minor=2400,
+    )
     await factory.product("STEAM-US-50", name="Steam", brand_name="Valve")
     partner, _ = await factory.partner()
     url = f"/api/admin/partners/{partner.id}/products"
-    response = await api.put(url, headers=admin, json={"products": [
-        {"sku": "AMAZON-US-50", "discountPercent": "-5"},     # fine: sells at 52.50
-        {"sku": "ITUNES-US-25", "discountPercent": "5"},      # 23.75 < 24.00 + 0.10
-        {"sku": "NOPE-US-10", "discountPercent": "0"},        # unknown
-        {"sku": "STEAM-US-50", "discountPercent": "5"},       # 47.50 < 47.50 + 0.10
-    ]})
+    response = await api.put(
+        url,
+        headers=admin,
+        json={
+            "products": [
+                {"sku": "AMAZON-US-50", "discountPercent": "-5"},  # fine: sells at 52.50
+                {"sku": "ITUNES-US-25", "discountPercent": "5"},  # 23.75 < 24.00 + 0.10
+                {"sku": "NOPE-US-10", "discountPercent": "0"},  # unknown
+                {"sku": "STEAM-US-50", "discountPercent": "5"},  # 47.50 < 47.50 + 0.10
+            ]
+        },
+    )
     assert response.status_code == 422, response.text
     assert_conforms(response, "adminSetPartnerProducts")
     body = response.json()
     assert body["code"] == "price_below_cost"
     assert [e["pointer"] for e in body["errors"]] == [
-        "/products/1/discountPercent", "/products/2/sku", "/products/3/discountPercent"]
+        "/products/1/discountPercent",
+        "/products/2/sku",
+        "/products/3/discountPercent",
+    ]
     listed = await api.get(url, headers=admin)
     assert listed.json()["data"] == []
     assert await _entries(database, "product.approve") == []
@@ -58,14 +75,28 @@ async def test_approve_reprice_replace_and_revoke_are_audited_per_sku(
     api: httpx.AsyncClient, database: Database, factory: Any, admin: dict[str, str]
 ) -> None:
     await factory.product("AMAZON-US-50")
-    await factory.product("STEAM-US-20", name="Steam", brand_name="Valve", min_face_minor=1000,
-                          max_face_minor=10000, denomination_type="range", cost_min_minor=900,
-                          cost_max_minor=9000)
+    await factory.product(
+        "STEAM-US-20",
+        name="Steam",
+        brand_name="Valve",
+        min_face_minor=1000,
+        max_face_minor=10000,
+        denomination_type="range",
+        cost_min_minor=900,
+        cost_max_minor=9000,
+    )
     partner, _ = await factory.partner()
     url = f"/api/admin/partners/{partner.id}/products"
-    response = await api.put(url, headers=admin, json={"products": [
-        {"sku": "AMAZON-US-50", "discountPercent": "-5"},
-        {"sku": "STEAM-US-20", "discountPercent": "2.5"}]})
+    response = await api.put(
+        url,
+        headers=admin,
+        json={
+            "products": [
+                {"sku": "AMAZON-US-50", "discountPercent": "-5"},
+                {"sku": "STEAM-US-20", "discountPercent": "2.5"},
+            ]
+        },
+    )
     assert response.status_code == 200, response.text
     assert_conforms(response, "adminSetPartnerProducts")
     by_sku = {p["sku"]: p for p in response.json()["data"]}
@@ -81,17 +112,21 @@ async def test_approve_reprice_replace_and_revoke_are_audited_per_sku(
     ]
 
     # Same again: converges, nothing audited. Re-pricing one SKU: one entry.
-    await api.put(url, headers=admin, json={"products": [
-        {"sku": "AMAZON-US-50", "discountPercent": "-5.00"}]})
+    await api.put(
+        url, headers=admin, json={"products": [{"sku": "AMAZON-US-50", "discountPercent": "-5.00"}]}
+    )
     assert len(await _entries(database, "product.approve")) == 2
-    await api.put(url, headers=admin, json={"products": [
-        {"sku": "AMAZON-US-50", "discountPercent": "-7"}]})
+    await api.put(
+        url, headers=admin, json={"products": [{"sku": "AMAZON-US-50", "discountPercent": "-7"}]}
+    )
     last = (await _entries(database, "product.approve"))[-1]
-    assert (last["before"], last["after"]) == ({"discountPercent": "-5"},
-                                               {"discountPercent": "-7"})
+    assert (last["before"], last["after"]) == ({"discountPercent": "-5"}, {"discountPercent": "-7"})
 
-    replaced = await api.put(url, headers=admin, json={"replace": True, "products": [
-        {"sku": "STEAM-US-20", "discountPercent": "2.5"}]})
+    replaced = await api.put(
+        url,
+        headers=admin,
+        json={"replace": True, "products": [{"sku": "STEAM-US-20", "discountPercent": "2.5"}]},
+    )
     assert [p["sku"] for p in replaced.json()["data"]] == ["STEAM-US-20"]
     (revoke,) = await _entries(database, "product.revoke")
     assert revoke["target_id"] == f"{partner.id}/AMAZON-US-50"
@@ -116,16 +151,32 @@ async def test_approvals_list_pages_by_sku_and_rejects_duplicates(
         await factory.product(sku)
     partner, _ = await factory.partner()
     url = f"/api/admin/partners/{partner.id}/products"
-    dupes = await api.put(url, headers=admin, json={"products": [
-        {"sku": "A-US-50", "discountPercent": "0"}, {"sku": "A-US-50", "discountPercent": "1"}]})
+    dupes = await api.put(
+        url,
+        headers=admin,
+        json={
+            "products": [
+                {"sku": "A-US-50", "discountPercent": "0"},
+                {"sku": "A-US-50", "discountPercent": "1"},
+            ]
+        },
+    )
     assert dupes.status_code == 400
     assert dupes.json()["errors"][0]["pointer"] == "/products/1/sku"
-    await api.put(url, headers=admin, json={"products": [
-        {"sku": s, "discountPercent": "0"} for s in ("C-US-50", "A-US-50", "B-US-50")]})
+    await api.put(
+        url,
+        headers=admin,
+        json={
+            "products": [
+                {"sku": s, "discountPercent": "0"} for s in ("C-US-50", "A-US-50", "B-US-50")
+            ]
+        },
+    )
     first = await api.get(url, params={"limit": 2}, headers=admin)
     assert_conforms(first, "adminListPartnerProducts")
-    second = await api.get(url, params={"limit": 2, "cursor": first.json()["nextCursor"]},
-                           headers=admin)
+    second = await api.get(
+        url, params={"limit": 2, "cursor": first.json()["nextCursor"]}, headers=admin
+    )
     skus = [p["sku"] for p in first.json()["data"] + second.json()["data"]]
     assert skus == ["A-US-50", "B-US-50", "C-US-50"]
     assert second.json()["nextCursor"] is None
@@ -141,15 +192,32 @@ async def test_vendor_catalog_with_cost_and_filters(
 ) -> None:
     support = bearer(await staff_token(role="support"))
     await factory.product("AMAZON-US-50")
-    await factory.product("AMAZON-DE-25", name="Amazon DE", country_code="DE",
-                          face_currency="EUR", cost_currency="EUR", min_face_minor=2500,
-                          max_face_minor=2500, cost_min_minor=2375, cost_max_minor=2375)
-    await factory.product("ZALANDO-DE-20", name="Zalando", brand_name="Zalando",
-                          face_currency="EUR", cost_currency="EUR", available=False)
+    await factory.product(
+        "AMAZON-DE-25",
+        name="Amazon DE",
+        country_code="DE",
+        face_currency="EUR",
+        cost_currency="EUR",
+        min_face_minor=2500,
+        max_face_minor=2500,
+        cost_min_minor=2375,
+        cost_max_minor=2375,
+    )
+    await factory.product(
+        "ZALANDO-DE-20",
+        name="Zalando",
+        brand_name="Zalando",
+        face_currency="EUR",
+        cost_currency="EUR",
+        available=False,
+    )
     everything = await api.get("/api/admin/products", headers=support)
     assert_conforms(everything, "adminListVendorProducts")
     assert [p["sku"] for p in everything.json()["data"]] == [
-        "AMAZON-DE-25", "AMAZON-US-50", "ZALANDO-DE-20"]
+        "AMAZON-DE-25",
+        "AMAZON-US-50",
+        "ZALANDO-DE-20",
+    ]
     amazon_de = everything.json()["data"][0]
     assert (amazon_de["costMin"], amazon_de["costCurrency"]) == ("23.75", "EUR")
 
@@ -165,6 +233,9 @@ async def test_vendor_catalog_with_cost_and_filters(
     assert await skus(currency="EUR", available="true") == ["AMAZON-DE-25"]
     assert await skus(q="100%_") == []
     page = await api.get("/api/admin/products", params={"limit": 2}, headers=support)
-    rest = await api.get("/api/admin/products", headers=support,
-                         params={"limit": 2, "cursor": page.json()["nextCursor"]})
+    rest = await api.get(
+        "/api/admin/products",
+        headers=support,
+        params={"limit": 2, "cursor": page.json()["nextCursor"]},
+    )
     assert [p["sku"] for p in rest.json()["data"]] == ["ZALANDO-DE-20"]

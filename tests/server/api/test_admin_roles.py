@@ -24,25 +24,39 @@ from tests.server.api.contract_check import assert_conforms
 __all__ = ["app", "cheap_password_hashing", "staff_token"]  # fixtures used by this module
 
 ROLES = ("admin", "support", "finance")
-MINE = [spec for module in (auth, users, partners, wallets, products, orders, audit)
-        for spec in module.endpoints.specs]
+MINE = [
+    spec
+    for module in (auth, users, partners, wallets, products, orders, audit)
+    for spec in module.endpoints.specs
+]
 # Well-formed ids that name nothing: allowed roles get past authorisation (and then a 404 or a
 # 400 for the deliberately empty body), excluded roles are stopped before any of that.
-PATH_VALUES = {"partnerId": "ptn_" + "Z" * 20, "keyId": "key_" + "Z" * 20,
-               "orderId": "ord_" + "Z" * 20, "sku": "NO-SUCH-SKU"}
+PATH_VALUES = {
+    "partnerId": "ptn_" + "Z" * 20,
+    "keyId": "key_" + "Z" * 20,
+    "orderId": "ord_" + "Z" * 20,
+    "sku": "NO-SUCH-SKU",
+}
 
 
 def _contract_ops() -> dict[str, tuple[str, str, dict[str, Any]]]:
     spec = shared_contract().spec
-    return {op["operationId"]: (method.upper(), path, op)
-            for path, item in spec["paths"].items()
-            for method, op in item.items() if isinstance(op, dict) and "operationId" in op}
+    return {
+        op["operationId"]: (method.upper(), path, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "operationId" in op
+    }
 
 
 def _role_cases() -> list[tuple[str, str]]:
     ops = _contract_ops()
-    return [(s.operation_id, role) for s in MINE if ops[s.operation_id][2]["x-steller-roles"]
-            for role in ROLES]
+    return [
+        (s.operation_id, role)
+        for s in MINE
+        if ops[s.operation_id][2]["x-steller-roles"]
+        for role in ROLES
+    ]
 
 
 def test_handlers_declare_the_roles_the_contract_gives() -> None:
@@ -58,14 +72,34 @@ def test_handlers_declare_the_roles_the_contract_gives() -> None:
 
 
 def test_every_admin_operation_i_own_is_served() -> None:
-    owned = {"adminLogin", "adminLogout", "adminListUsers", "adminCreateUser",
-             "adminListPartners", "adminCreatePartner", "adminGetPartner", "adminUpdatePartner",
-             "adminListPartnerKeys", "adminCreatePartnerKey", "adminRevokePartnerKey",
-             "adminGetPartnerWallet", "adminListPartnerTransactions", "adminCreditPartnerWallet",
-             "adminDebitPartnerWallet", "adminListPartnerProducts", "adminSetPartnerProducts",
-             "adminRevokePartnerProduct", "adminListVendorProducts", "adminListOrders",
-             "adminGetOrder", "adminCancelOrder", "adminRefundOrder",
-             "adminMarkOrderFailedAndRefund", "adminListAuditLog", "adminVerifyAuditLog"}
+    owned = {
+        "adminLogin",
+        "adminLogout",
+        "adminListUsers",
+        "adminCreateUser",
+        "adminListPartners",
+        "adminCreatePartner",
+        "adminGetPartner",
+        "adminUpdatePartner",
+        "adminListPartnerKeys",
+        "adminCreatePartnerKey",
+        "adminRevokePartnerKey",
+        "adminGetPartnerWallet",
+        "adminListPartnerTransactions",
+        "adminCreditPartnerWallet",
+        "adminDebitPartnerWallet",
+        "adminListPartnerProducts",
+        "adminSetPartnerProducts",
+        "adminRevokePartnerProduct",
+        "adminListVendorProducts",
+        "adminListOrders",
+        "adminGetOrder",
+        "adminCancelOrder",
+        "adminRefundOrder",
+        "adminMarkOrderFailedAndRefund",
+        "adminListAuditLog",
+        "adminVerifyAuditLog",
+    }
     served: list[EndpointSpec] = MINE
     assert sorted(s.operation_id for s in served) == sorted(owned)
 
@@ -105,8 +139,9 @@ async def test_a_refused_mutation_changes_nothing(
 ) -> None:
     partner, _ = await factory.partner(balance="10.00")
     token = await staff_token(role=role)
-    response = await api.post(f"/api/admin/partners/{partner.id}/keys",
-                              json={"role": "developer"}, headers=bearer(token))
+    response = await api.post(
+        f"/api/admin/partners/{partner.id}/keys", json={"role": "developer"}, headers=bearer(token)
+    )
     assert response.status_code == 403
     admin = await staff_token(role="admin")
     keys = await api.get(f"/api/admin/partners/{partner.id}/keys", headers=bearer(admin))

@@ -55,13 +55,27 @@ async def test_credit_writes_ledger_row_audit_and_event_once_per_key(
     wallet_now = await api.get(f"/api/admin/partners/{partner.id}/wallet", headers=finance)
     assert_conforms(wallet_now, "adminGetPartnerWallet")
     assert wallet_now.json()["balance"] == "350.00"
-    assert await _count(database, ledger_entries, ledger_entries.c.wallet_id == wallet.id,
-                        ledger_entries.c.type == "credit") == 2  # initial funding + this one
-    assert await _count(database, events, events.c.partner_id == partner.id,
-                        events.c.type == "wallet.credited") == 1
+    assert (
+        await _count(
+            database,
+            ledger_entries,
+            ledger_entries.c.wallet_id == wallet.id,
+            ledger_entries.c.type == "credit",
+        )
+        == 2
+    )  # initial funding + this one
+    assert (
+        await _count(
+            database, events, events.c.partner_id == partner.id, events.c.type == "wallet.credited"
+        )
+        == 1
+    )
     async with database.read() as conn:
-        (entry,) = (await conn.execute(select(audit_log).where(
-            audit_log.c.action == "wallet.credit"))).mappings().all()
+        (entry,) = (
+            (await conn.execute(select(audit_log).where(audit_log.c.action == "wallet.credit")))
+            .mappings()
+            .all()
+        )
     assert entry["actor"].startswith("admin:usr_")
     assert entry["target_type"] == "wallet"
     assert entry["target_id"] == wallet.id
@@ -71,13 +85,18 @@ async def test_credit_writes_ledger_row_audit_and_event_once_per_key(
     assert entry["reason"] == body["reason"]
     assert entry["request_id"] == "req-fund-1"
 
-    txns = await api.get(f"/api/admin/partners/{partner.id}/wallet/transactions",
-                         params={"type": "credit", "limit": 1}, headers=finance)
+    txns = await api.get(
+        f"/api/admin/partners/{partner.id}/wallet/transactions",
+        params={"type": "credit", "limit": 1},
+        headers=finance,
+    )
     assert_conforms(txns, "adminListPartnerTransactions")
     assert txns.json()["nextCursor"] is not None
-    rest = await api.get(f"/api/admin/partners/{partner.id}/wallet/transactions",
-                         params={"type": "credit", "cursor": txns.json()["nextCursor"]},
-                         headers=finance)
+    rest = await api.get(
+        f"/api/admin/partners/{partner.id}/wallet/transactions",
+        params={"type": "credit", "cursor": txns.json()["nextCursor"]},
+        headers=finance,
+    )
     assert_conforms(rest, "adminListPartnerTransactions")
     seen = [e["id"] for e in txns.json()["data"] + rest.json()["data"]]
     assert len(seen) == 2
@@ -91,8 +110,7 @@ async def test_debit_below_zero_is_402_and_writes_nothing(
     partner, wallet = await factory.partner(balance="20.00")
     url = f"/api/admin/partners/{partner.id}/wallet/debit"
     audits_before = await _count(database, audit_log)
-    refused = await api.post(url, headers=finance,
-                             json={"amount": "20.01", "reason": "Chargeback"})
+    refused = await api.post(url, headers=finance, json={"amount": "20.01", "reason": "Chargeback"})
     assert refused.status_code == 402
     assert refused.json()["code"] == "insufficient_funds"
     assert_conforms(refused, "adminDebitPartnerWallet")
@@ -116,16 +134,22 @@ async def test_amounts_are_never_rounded_and_unknown_partners_are_404(
     fraction = await api.post(url, headers=finance, json={"amount": "0.005", "reason": "x"})
     assert fraction.status_code == 400
     assert fraction.json()["errors"] == [
-        {"pointer": "/amount", "message": "at most 2 decimals for USD"}]
+        {"pointer": "/amount", "message": "at most 2 decimals for USD"}
+    ]
     assert_conforms(fraction, "adminCreditPartnerWallet")
     negative = await api.post(url, headers=finance, json={"amount": "-5.00", "reason": "x"})
     assert negative.status_code == 400
-    assert (await api.get(f"/api/admin/partners/{partner.id}/wallet",
-                          headers=finance)).json()["balance"] == "1.00"
-    missing = await api.post("/api/admin/partners/ptn_" + "Q" * 20 + "/wallet/credit",
-                             headers=finance, json={"amount": "1.00", "reason": "x"})
+    assert (await api.get(f"/api/admin/partners/{partner.id}/wallet", headers=finance)).json()[
+        "balance"
+    ] == "1.00"
+    missing = await api.post(
+        "/api/admin/partners/ptn_" + "Q" * 20 + "/wallet/credit",
+        headers=finance,
+        json={"amount": "1.00", "reason": "x"},
+    )
     assert missing.status_code == 404
     assert_conforms(missing, "adminCreditPartnerWallet")
-    missing_wallet = await api.get("/api/admin/partners/ptn_" + "Q" * 20 + "/wallet",
-                                   headers=finance)
+    missing_wallet = await api.get(
+        "/api/admin/partners/ptn_" + "Q" * 20 + "/wallet", headers=finance
+    )
     assert missing_wallet.status_code == 404

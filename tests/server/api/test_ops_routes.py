@@ -48,22 +48,36 @@ async def sim_and_vendor(app: Any) -> AsyncIterator[tuple[Simulator, BambooClien
 
 
 @pytest.fixture
-def worker(database: Database, settings: Settings, clock: Any,
-           sim_and_vendor: tuple[Simulator, BambooClient]) -> Worker:
+def worker(
+    database: Database,
+    settings: Settings,
+    clock: Any,
+    sim_and_vendor: tuple[Simulator, BambooClient],
+) -> Worker:
     return Worker(database, settings, worker_id="ops-test", vendor=sim_and_vendor[1], clock=clock)
 
 
 # -- the vendor callback ------------------------------------------------------------------------
 
+
 def notification(request_id: str, secret: str = CALLBACK_SECRET) -> dict[str, Any]:
-    return {"orderId": 6779294, "status": "succeeded", "totalCards": 1,
-            "createdOn": "2026-11-03T10:15:01.4131483", "completedOn": None,
-            "secretKey": secret, "requestId": request_id, "somethingNew": True}
+    return {
+        "orderId": 6779294,
+        "status": "succeeded",
+        "totalCards": 1,
+        "createdOn": "2026-11-03T10:15:01.4131483",
+        "completedOn": None,
+        "secretKey": secret,
+        "requestId": request_id,
+        "somethingNew": True,
+    }
 
 
 async def test_callback_with_a_bad_secret_is_refused(api: httpx.AsyncClient) -> None:
-    response = await api.post("/api/vendor/bamboo/notification",
-                              json=notification("0f8a7b6c-5d4e-4f3a-9b2c-1d0e9f8a7b6c", "nope"))
+    response = await api.post(
+        "/api/vendor/bamboo/notification",
+        json=notification("0f8a7b6c-5d4e-4f3a-9b2c-1d0e9f8a7b6c", "nope"),
+    )
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_vendor_secret"
     assert_conforms(response, "receiveBambooNotification")
@@ -77,21 +91,26 @@ async def test_callback_makes_the_orders_fulfilment_job_due_now(
     order = await place_order(database, settings, partner)
     later = clock() + timedelta(minutes=10)
     async with database.write() as conn:  # as if the worker were polling again in 10 minutes
-        await conn.execute(update(jobs_table)
-                           .where(jobs_table.c.dedupe_key == f"fulfilment:{order.id}")
-                           .values(run_at=later))
+        await conn.execute(
+            update(jobs_table)
+            .where(jobs_table.c.dedupe_key == f"fulfilment:{order.id}")
+            .values(run_at=later)
+        )
 
-    response = await api.post("/api/vendor/bamboo/notification",
-                              json=notification(order.vendor_request_id.upper()))
-    unknown = await api.post("/api/vendor/bamboo/notification",
-                             json=notification("0f8a7b6c-5d4e-4f3a-9b2c-1d0e9f8a7b6c"))
+    response = await api.post(
+        "/api/vendor/bamboo/notification", json=notification(order.vendor_request_id.upper())
+    )
+    unknown = await api.post(
+        "/api/vendor/bamboo/notification", json=notification("0f8a7b6c-5d4e-4f3a-9b2c-1d0e9f8a7b6c")
+    )
 
     assert response.status_code == 204, response.text
     assert_conforms(response, "receiveBambooNotification")
     assert unknown.status_code == 204
     async with database.read() as conn:
-        run_at = await conn.scalar(select(jobs_table.c.run_at).where(
-            jobs_table.c.dedupe_key == f"fulfilment:{order.id}"))
+        run_at = await conn.scalar(
+            select(jobs_table.c.run_at).where(jobs_table.c.dedupe_key == f"fulfilment:{order.id}")
+        )
     assert run_at <= clock()
 
 
@@ -106,9 +125,14 @@ async def test_callback_without_a_configured_secret_is_refused(
 
 # -- catalog sync -------------------------------------------------------------------------------
 
+
 async def test_catalog_sync_runs_in_the_background_and_records_counts(
-    api: httpx.AsyncClient, staff_token: Any, worker: Worker, database: Database,
-    sim_and_vendor: tuple[Simulator, BambooClient], factory: Any,
+    api: httpx.AsyncClient,
+    staff_token: Any,
+    worker: Worker,
+    database: Database,
+    sim_and_vendor: tuple[Simulator, BambooClient],
+    factory: Any,
 ) -> None:
     sim, _ = sim_and_vendor
     await factory.product("OLD-GONE-10", vendor_product_id="123")  # no longer sold by Bamboo
@@ -116,8 +140,9 @@ async def test_catalog_sync_runs_in_the_background_and_records_counts(
 
     started = await api.post("/api/admin/catalog/sync", headers=admin)
     again = await api.post("/api/admin/catalog/sync", headers=admin)
-    support = await api.post("/api/admin/catalog/sync",
-                             headers=bearer(await staff_token(role="support")))
+    support = await api.post(
+        "/api/admin/catalog/sync", headers=bearer(await staff_token(role="support"))
+    )
 
     assert started.status_code == 202, started.text
     assert_conforms(started, "adminStartCatalogSync")
@@ -128,24 +153,35 @@ async def test_catalog_sync_runs_in_the_background_and_records_counts(
     assert support.status_code == 403
 
     await worker.run_until_idle()
-    finished = await api.get(f"/api/admin/catalog/sync/{run_id}",
-                             headers=bearer(await staff_token(role="finance")))
+    finished = await api.get(
+        f"/api/admin/catalog/sync/{run_id}", headers=bearer(await staff_token(role="finance"))
+    )
     assert finished.status_code == 200
     assert_conforms(finished, "adminGetCatalogSync")
     body = finished.json()
     total = len(sim.catalog.products)
     assert (body["status"], body["trigger"]) == ("succeeded", "admin")
-    assert (body["brands"], body["products"], body["created"]) == (len(sim.catalog.brands),
-                                                                   total, total)
+    assert (body["brands"], body["products"], body["created"]) == (
+        len(sim.catalog.brands),
+        total,
+        total,
+    )
     assert body["markedUnavailable"] == 1
     assert body["exchangeRates"] >= 4
     async with database.read() as conn:
-        gone = (await conn.execute(select(products.c.available)
-                                   .where(products.c.sku == "OLD-GONE-10"))).scalar_one()
-        oos = (await conn.execute(select(products.c.stock, products.c.available)
-                                  .where(products.c.sku == "SIM-OOS-10"))).one()
-        ranged = (await conn.execute(select(products).where(products.c.sku == "AMZ-US-VAR"))
-                  ).mappings().one()
+        gone = (
+            await conn.execute(select(products.c.available).where(products.c.sku == "OLD-GONE-10"))
+        ).scalar_one()
+        oos = (
+            await conn.execute(
+                select(products.c.stock, products.c.available).where(products.c.sku == "SIM-OOS-10")
+            )
+        ).one()
+        ranged = (
+            (await conn.execute(select(products).where(products.c.sku == "AMZ-US-VAR")))
+            .mappings()
+            .one()
+        )
     assert gone is False  # kept, marked unavailable
     assert (oos.stock, oos.available) == (0, True)
     assert ranged["denomination_type"] == "range"
@@ -164,28 +200,40 @@ async def test_catalog_sync_runs_in_the_background_and_records_counts(
 
 # -- reconciliation and alerts ------------------------------------------------------------------
 
+
 async def _tamper_ledger(database: Database, wallet_id: str) -> None:
     """Change a ledger row behind the append-only trigger's back (an attacker with SQL)."""
     async with database.write() as conn:
         if database.is_postgres:
-            await conn.execute(text("ALTER TABLE ledger_entries DISABLE TRIGGER "
-                                    "ledger_entries_append_only"))
+            await conn.execute(
+                text("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only")
+            )
         else:
             await conn.execute(text("DROP TRIGGER ledger_entries_no_update"))
         try:
             await conn.execute(
-                update(ledger_entries).where(ledger_entries.c.wallet_id == wallet_id).values(
+                update(ledger_entries)
+                .where(ledger_entries.c.wallet_id == wallet_id)
+                .values(
                     amount_minor=ledger_entries.c.amount_minor - 2500,
-                    balance_after_minor=ledger_entries.c.balance_after_minor - 2500))
+                    balance_after_minor=ledger_entries.c.balance_after_minor - 2500,
+                )
+            )
         finally:
             if database.is_postgres:
-                await conn.execute(text("ALTER TABLE ledger_entries ENABLE TRIGGER "
-                                        "ledger_entries_append_only"))
+                await conn.execute(
+                    text("ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_append_only")
+                )
 
 
 async def test_reconciliation_finds_tampered_ledger_and_unknown_vendor_order_once(
-    api: httpx.AsyncClient, staff_token: Any, worker: Worker, database: Database,
-    settings: Settings, factory: Any, clock: Any,
+    api: httpx.AsyncClient,
+    staff_token: Any,
+    worker: Worker,
+    database: Database,
+    settings: Settings,
+    factory: Any,
+    clock: Any,
     sim_and_vendor: tuple[Simulator, BambooClient],
 ) -> None:
     _, honest = await factory.partner(name="Honest", balance="100.00")
@@ -194,8 +242,11 @@ async def test_reconciliation_finds_tampered_ledger_and_unknown_vendor_order_onc
     partner, _ = await factory.partner(balance="100.00", approve={"AMAZON-US-50": "-5"})
     ghost = await place_order(database, settings, partner)
     async with database.write() as conn:  # "completed" without Bamboo ever seeing it
-        await conn.execute(update(orders).where(orders.c.id == ghost.id).values(
-            vendor_submitted_at=clock() - timedelta(hours=1)))
+        await conn.execute(
+            update(orders)
+            .where(orders.c.id == ghost.id)
+            .values(vendor_submitted_at=clock() - timedelta(hours=1))
+        )
     await complete_order(database, settings, ghost, codes=["CODE-1"])
     await _tamper_ledger(database, victim.id)
     finance = bearer(await staff_token(role="finance"))
@@ -214,8 +265,7 @@ async def test_reconciliation_finds_tampered_ledger_and_unknown_vendor_order_onc
     kinds = {(f["kind"], f["walletId"] or f["orderId"]) for f in body["findings"]}
     assert kinds == {("wallet_drift", victim.id), ("vendor_order_missing", ghost.id)}
     drift = next(f for f in body["findings"] if f["kind"] == "wallet_drift")
-    assert drift["message"] == (f"Wallet {victim.id} balance 447.50 USD != ledger sum "
-                                "422.50 USD")
+    assert drift["message"] == (f"Wallet {victim.id} balance 447.50 USD != ledger sum 422.50 USD")
     assert honest.id not in {f["walletId"] for f in body["findings"]}
 
     # A second run finds the same problems: the alerts are bumped, not duplicated.
@@ -232,8 +282,9 @@ async def test_reconciliation_finds_tampered_ledger_and_unknown_vendor_order_onc
 
     support = bearer(await staff_token(role="support"))
     alert_id = alerts["wallet_drift"]["id"]
-    acked = await api.post(f"/api/admin/alerts/{alert_id}/ack", headers=support,
-                           json={"note": "Looking at it"})
+    acked = await api.post(
+        f"/api/admin/alerts/{alert_id}/ack", headers=support, json={"note": "Looking at it"}
+    )
     assert acked.status_code == 200, acked.text
     assert_conforms(acked, "adminAckAlert")
     assert acked.json()["status"] == "acknowledged"
@@ -242,24 +293,32 @@ async def test_reconciliation_finds_tampered_ledger_and_unknown_vendor_order_onc
     assert twice.status_code == 409
     nothing = await api.post("/api/admin/alerts/alr_doesnotexist1/ack", headers=support)
     assert nothing.status_code == 404
-    only_kind = await api.get("/api/admin/alerts", headers=support,
-                              params={"kind": "vendor_order_missing"})
+    only_kind = await api.get(
+        "/api/admin/alerts", headers=support, params={"kind": "vendor_order_missing"}
+    )
     assert [a["kind"] for a in only_kind.json()["data"]] == ["vendor_order_missing"]
     assert (await api.post("/api/admin/reconciliation/run", headers=support)).status_code == 403
 
 
 async def test_stuck_order_is_flagged_then_resolved_by_fulfilment(
-    api: httpx.AsyncClient, staff_token: Any, worker: Worker, database: Database,
-    settings: Settings, clock: Any, factory: Any,
+    api: httpx.AsyncClient,
+    staff_token: Any,
+    worker: Worker,
+    database: Database,
+    settings: Settings,
+    clock: Any,
+    factory: Any,
     sim_and_vendor: tuple[Simulator, BambooClient],
 ) -> None:
     await factory.product(**simulator_product(sim_and_vendor[0], "SIM-OK-10"))
     partner, _ = await factory.partner(balance="50.00", approve={"SIM-OK-10": "-5"})
     order = await place_order(database, settings, partner, sku="SIM-OK-10", face_value="10.00")
     async with database.write() as conn:  # its job died (e.g. an operator cancelled it)
-        await conn.execute(update(jobs_table)
-                           .where(jobs_table.c.dedupe_key == f"fulfilment:{order.id}")
-                           .values(status="failed"))
+        await conn.execute(
+            update(jobs_table)
+            .where(jobs_table.c.dedupe_key == f"fulfilment:{order.id}")
+            .values(status="failed")
+        )
     clock.advance(hours=1)
     admin = bearer(await staff_token(role="admin"))
 
@@ -274,32 +333,43 @@ async def test_stuck_order_is_flagged_then_resolved_by_fulfilment(
     second = await api.post("/api/admin/reconciliation/run", headers=admin)
     await worker.run_until_idle()
     assert (await api.get(second.headers["location"], headers=admin)).json()["findings"] == []
-    stuck = (await api.get("/api/admin/alerts", headers=admin,
-                           params={"kind": "stuck_order"})).json()["data"]
+    stuck = (
+        await api.get("/api/admin/alerts", headers=admin, params={"kind": "stuck_order"})
+    ).json()["data"]
     assert [a["status"] for a in stuck] == ["resolved"]
 
 
 # -- vendor views -------------------------------------------------------------------------------
 
+
 async def test_vendor_accounts_and_exchange_rates(
-    api: httpx.AsyncClient, staff_token: Any, sim_and_vendor: tuple[Simulator, BambooClient],
+    api: httpx.AsyncClient,
+    staff_token: Any,
+    sim_and_vendor: tuple[Simulator, BambooClient],
 ) -> None:
     finance = bearer(await staff_token(role="finance"))
     accounts = await api.get("/api/admin/vendor/accounts", headers=finance)
     assert accounts.status_code == 200, accounts.text
     assert_conforms(accounts, "adminListVendorAccounts")
     by_id = {a["id"]: a for a in accounts.json()["data"]}
-    assert by_id[1001] == {"id": 1001, "currency": "USD", "balance": "100000.00",
-                           "isActive": True, "sandboxMode": True}
+    assert by_id[1001] == {
+        "id": 1001,
+        "currency": "USD",
+        "balance": "100000.00",
+        "isActive": True,
+        "sandboxMode": True,
+    }
 
-    rates = await api.get("/api/admin/vendor/exchange-rates", headers=finance,
-                          params={"base": "EUR"})
+    rates = await api.get(
+        "/api/admin/vendor/exchange-rates", headers=finance, params={"base": "EUR"}
+    )
     assert rates.status_code == 200, rates.text
     assert_conforms(rates, "adminGetExchangeRates")
     assert rates.json()["baseCurrency"] == "EUR"
     assert {"currency": "USD", "rate": "1.086957"} in rates.json()["rates"]
-    cached = await api.get("/api/admin/vendor/exchange-rates", headers=finance,
-                           params={"base": "EUR"})
+    cached = await api.get(
+        "/api/admin/vendor/exchange-rates", headers=finance, params={"base": "EUR"}
+    )
     assert cached.json() == rates.json()
 
     support = bearer(await staff_token(role="support"))

@@ -30,19 +30,19 @@ ROUTES: list[tuple[str, str, str, Any]] = [
 ]
 
 
-
 @pytest.fixture
 async def setup(api: httpx.AsyncClient, factory: Any, partner_key: Any) -> dict[str, Any]:
     await factory.product()
-    partner, _, developer = await onboard(factory, partner_key, balance="1000.00",
-                                          approve={"AMAZON-US-50": "-5"})
-    order = (await api.post("/api/orders", headers=developer,
-                            json=order_body("seed"))).json()
+    partner, _, developer = await onboard(
+        factory, partner_key, balance="1000.00", approve={"AMAZON-US-50": "-5"}
+    )
+    order = (await api.post("/api/orders", headers=developer, json=order_body("seed"))).json()
     return {"partner": partner, "order": order["id"], "developer": developer}
 
 
-async def _call(api: httpx.AsyncClient, method: str, path: str, body: Any,
-                headers: dict[str, str]) -> httpx.Response:
+async def _call(
+    api: httpx.AsyncClient, method: str, path: str, body: Any, headers: dict[str, str]
+) -> httpx.Response:
     return await api.request(method, path, headers=headers, json=body)
 
 
@@ -64,7 +64,10 @@ async def test_each_role_gets_exactly_what_the_contract_grants(
 
 
 async def test_revoked_key_and_missing_key_are_401(
-    api: httpx.AsyncClient, database: Database, settings: Settings, partner_key: Any,
+    api: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    partner_key: Any,
     setup: dict[str, Any],
 ) -> None:
     raw = await partner_key(setup["partner"])
@@ -86,8 +89,13 @@ async def test_revoked_key_and_missing_key_are_401(
 async def test_suspended_partner_is_403_everywhere_and_cannot_order(
     api: httpx.AsyncClient, database: Database, setup: dict[str, Any]
 ) -> None:
-    await partners.update_partner(database, partner_id=setup["partner"].id, actor="admin:usr_1",
-                                  status="suspended", reason="unpaid invoice")
+    await partners.update_partner(
+        database,
+        partner_id=setup["partner"].id,
+        actor="admin:usr_1",
+        status="suspended",
+        reason="unpaid invoice",
+    )
     for operation_id, method, template, body in ROUTES:
         path = template.format(order=setup["order"])
         response = await _call(api, method, path, body, setup["developer"])
@@ -107,4 +115,3 @@ async def test_another_partners_order_is_404_not_403(
         assert response.json()["code"] == "not_found"
     listed = await api.get("/api/orders", headers=other, params={"referenceId": "seed"})
     assert listed.json()["data"] == []
-

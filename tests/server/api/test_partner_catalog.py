@@ -14,32 +14,43 @@ from tests.server.api.partner_support import onboard, order_body
 CATALOG = "/api/brand/getCatalog"
 
 
-
 async def _products(factory: Any) -> list[str]:
     """12 products: 8 USD fixed (4 gaming, 4 shopping), 4 EUR range (Steam DE style)."""
     skus = []
     for i in range(8):
         sku = f"USD-{i:02d}"
         await factory.product(
-            sku, name=f"Card {i}", brand_name="Amazon" if i < 4 else "Xbox Live",
+            sku,
+            name=f"Card {i}",
+            brand_name="Amazon" if i < 4 else "Xbox Live",
             categories=["shopping"] if i < 4 else ["gaming", "entertainment"],
         )
         skus.append(sku)
     for i in range(4):
         sku = f"EUR-{i:02d}"
         await factory.product(
-            sku, name=f"Steam Germany {i}", brand_name="Steam", country_code="DE",
-            categories=["gaming"], face_currency="EUR", cost_currency="EUR",
-            denomination_type="range", min_face_minor=500, max_face_minor=20000,
-            cost_min_minor=450, cost_max_minor=18000, stock=1200 if i else 0,
+            sku,
+            name=f"Steam Germany {i}",
+            brand_name="Steam",
+            country_code="DE",
+            categories=["gaming"],
+            face_currency="EUR",
+            cost_currency="EUR",
+            denomination_type="range",
+            min_face_minor=500,
+            max_face_minor=20000,
+            cost_min_minor=450,
+            cost_max_minor=18000,
+            stock=1200 if i else 0,
         )
         skus.append(sku)
     await factory.rates("EUR", {"USD": "1.085"})
     return skus
 
 
-async def _all(api: httpx.AsyncClient, headers: dict[str, str],
-               **params: Any) -> tuple[list[dict[str, Any]], int]:
+async def _all(
+    api: httpx.AsyncClient, headers: dict[str, str], **params: Any
+) -> tuple[list[dict[str, Any]], int]:
     items: list[dict[str, Any]] = []
     pages = 0
     cursor = None
@@ -62,8 +73,7 @@ async def test_each_partner_sees_exactly_its_products_at_its_prices(
     skus = await _products(factory)
     a_skus = skus[:6] + skus[8:12]  # 10 products, 4 of them EUR range
     b_skus = skus[4:9]  # 5 products, overlapping A on 3
-    _, _, a = await onboard(factory, partner_key, name="A",
-                            approve=dict.fromkeys(a_skus, "-5"))
+    _, _, a = await onboard(factory, partner_key, name="A", approve=dict.fromkeys(a_skus, "-5"))
     _, _, b = await onboard(factory, partner_key, name="B", approve=dict.fromkeys(b_skus, "2"))
 
     a_items, _ = await _all(api, a)
@@ -74,19 +84,26 @@ async def test_each_partner_sees_exactly_its_products_at_its_prices(
     a_usd = next(p for p in a_items if p["sku"] == "USD-04")
     b_usd = next(p for p in b_items if p["sku"] == "USD-04")
     assert (a_usd["discountPercent"], a_usd["unitPriceMin"], a_usd["unitPriceMax"]) == (
-        "-5.00", "52.50", "52.50")
+        "-5.00",
+        "52.50",
+        "52.50",
+    )
     assert (b_usd["discountPercent"], b_usd["unitPriceMin"]) == ("2.00", "49.00")
     b_eur = next(p for p in b_items if p["sku"] == "EUR-00")
     # 5.00 EUR * 1.085 * 0.98 = 5.3165 -> 5.32; 200.00 EUR -> 212.66 (the contract's example).
     assert (b_eur["unitPriceMin"], b_eur["unitPriceMax"], b_eur["currency"]) == (
-        "5.32", "212.66", "USD")
+        "5.32",
+        "212.66",
+        "USD",
+    )
     assert (b_eur["minFaceValue"], b_eur["maxFaceValue"]) == ("5.00", "200.00")
     assert (b_eur["inStock"], b_eur["stock"]) == (False, 0)
     assert next(p for p in a_items if p["sku"] == "EUR-01")["inStock"] is True
 
     # The catalog price is what a quote says and what an order charges.
-    quote = await api.post("/api/orders/quote", headers=a,
-                           json={"sku": "EUR-01", "faceValue": "200.00", "quantity": 1})
+    quote = await api.post(
+        "/api/orders/quote", headers=a, json={"sku": "EUR-01", "faceValue": "200.00", "quantity": 1}
+    )
     a_eur = next(p for p in a_items if p["sku"] == "EUR-01")
     assert quote.json()["unitPrice"] == a_eur["unitPriceMax"]
 
@@ -100,13 +117,15 @@ async def test_neither_partner_can_quote_or_order_the_others_products(
     _, _, b = await onboard(factory, partner_key, name="B", approve={"ONLY-B": "0"})
 
     for headers, foreign in ((a, "ONLY-B"), (b, "ONLY-A")):
-        quote = await api.post("/api/orders/quote", headers=headers,
-                               json={"sku": foreign, "faceValue": "50.00", "quantity": 1})
+        quote = await api.post(
+            "/api/orders/quote",
+            headers=headers,
+            json={"sku": foreign, "faceValue": "50.00", "quantity": 1},
+        )
         assert quote.status_code == 422
         assert_conforms(quote, "quoteOrder")
         assert quote.json()["code"] == "product_not_available"
-        order = await api.post("/api/orders", headers=headers,
-                               json=order_body(sku=foreign))
+        order = await api.post("/api/orders", headers=headers, json=order_body(sku=foreign))
         assert order.status_code == 422
         assert_conforms(order, "createOrder")
         assert order.json()["code"] == "product_not_available"
@@ -124,8 +143,16 @@ async def test_pagination_across_pages_with_filters(
     assert ([p["sku"] for p in items], pages) == (sorted(skus), 3)
 
     gaming, pages = await _all(api, headers, limit=3, category="gaming")
-    assert [p["sku"] for p in gaming] == ["EUR-00", "EUR-01", "EUR-02", "EUR-03", "USD-04",
-                                          "USD-05", "USD-06", "USD-07"]
+    assert [p["sku"] for p in gaming] == [
+        "EUR-00",
+        "EUR-01",
+        "EUR-02",
+        "EUR-03",
+        "USD-04",
+        "USD-05",
+        "USD-06",
+        "USD-07",
+    ]
     assert pages == 3
 
     eur, _ = await _all(api, headers, limit=2, currency="EUR")
@@ -153,12 +180,19 @@ async def test_unavailable_and_unpriceable_products_are_not_listed(
 ) -> None:
     await factory.product("LISTED")
     await factory.product("GONE")
-    await factory.product("NO-FX", face_currency="JPY", cost_currency="JPY",
-                          min_face_minor=5000, max_face_minor=5000, cost_min_minor=4000,
-                          cost_max_minor=4000)
+    await factory.product(
+        "NO-FX",
+        face_currency="JPY",
+        cost_currency="JPY",
+        min_face_minor=5000,
+        max_face_minor=5000,
+        cost_min_minor=4000,
+        cost_max_minor=4000,
+    )
     await factory.rates("JPY", {"USD": "0.0067"})
-    _, _, headers = await onboard(factory, partner_key,
-                                  approve={"LISTED": "0", "GONE": "0", "NO-FX": "0"})
+    _, _, headers = await onboard(
+        factory, partner_key, approve={"LISTED": "0", "GONE": "0", "NO-FX": "0"}
+    )
     await factory.product("GONE", available=False)
     from steller_server.db.tables import fx_rates
 
@@ -174,8 +208,11 @@ async def test_a_page_of_50_is_two_queries_whatever_its_size(
 ) -> None:
     approve = {}
     for i in range(50):
-        await factory.product(f"P-{i:03d}", face_currency="EUR" if i % 2 else "USD",
-                              cost_currency="EUR" if i % 2 else "USD")
+        await factory.product(
+            f"P-{i:03d}",
+            face_currency="EUR" if i % 2 else "USD",
+            cost_currency="EUR" if i % 2 else "USD",
+        )
         approve[f"P-{i:03d}"] = "0"
     await factory.rates("EUR", {"USD": "1.085"})
     _, _, headers = await onboard(factory, partner_key, approve=approve)
@@ -202,8 +239,9 @@ async def test_finance_key_cannot_read_the_catalog(
     api: httpx.AsyncClient, factory: Any, partner_key: Any
 ) -> None:
     await factory.product()
-    _, _, headers = await onboard(factory, partner_key, role="finance",
-                                  approve={"AMAZON-US-50": "0"})
+    _, _, headers = await onboard(
+        factory, partner_key, role="finance", approve={"AMAZON-US-50": "0"}
+    )
     response = await api.get(CATALOG, headers=headers)
     assert response.status_code == 403
     assert_conforms(response, "getCatalog")

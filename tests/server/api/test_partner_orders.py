@@ -30,7 +30,6 @@ WORKED_SENTENCE = (
 )
 
 
-
 @pytest.fixture
 async def acme(factory: Any, partner_key: Any) -> tuple[Any, Any, dict[str, str]]:
     await factory.product()
@@ -42,8 +41,11 @@ async def test_worked_example_quote_order_wallet_and_trail(
 ) -> None:
     partner, wallet, headers = acme
 
-    quote = await api.post("/api/orders/quote", headers=headers,
-                           json={"sku": "AMAZON-US-50", "faceValue": "50.00", "quantity": 1})
+    quote = await api.post(
+        "/api/orders/quote",
+        headers=headers,
+        json={"sku": "AMAZON-US-50", "faceValue": "50.00", "quantity": 1},
+    )
     assert quote.status_code == 200, quote.text
     assert_conforms(quote, "quoteOrder")
     q = quote.json()
@@ -63,8 +65,9 @@ async def test_worked_example_quote_order_wallet_and_trail(
     wallet_body = (await api.get("/api/wallet/me", headers=headers)).json()
     assert wallet_body["balance"] == "447.50"  # 500.00 - exactly the quoted 52.50
 
-    txns = await api.get("/api/wallet/transactions", headers=headers,
-                         params={"orderId": order["id"]})
+    txns = await api.get(
+        "/api/wallet/transactions", headers=headers, params={"orderId": order["id"]}
+    )
     assert_conforms(txns, "listWalletTransactions")
     [debit] = txns.json()["data"]
     assert (debit["type"], debit["amount"]) == ("debit", "-52.50")
@@ -96,8 +99,7 @@ async def test_same_reference_twice_is_one_order_and_one_debit(
     assert second.json()["id"] == first.json()["id"]
     assert "idempotent-replayed" not in second.headers
 
-    conflict = await api.post("/api/orders", headers=headers,
-                              json=order_body("ref-7", quantity=2))
+    conflict = await api.post("/api/orders", headers=headers, json=order_body("ref-7", quantity=2))
     assert conflict.status_code == 409
     assert_conforms(conflict, "createOrder")
     assert conflict.json()["code"] == "reference_conflict"
@@ -110,8 +112,9 @@ async def test_insufficient_funds_is_402_and_writes_nothing(
     api: httpx.AsyncClient, database: Database, factory: Any, partner_key: Any
 ) -> None:
     await factory.product()
-    _, wallet, headers = await onboard(factory, partner_key, balance="52.49",
-                                       approve={"AMAZON-US-50": "-5"})
+    _, wallet, headers = await onboard(
+        factory, partner_key, balance="52.49", approve={"AMAZON-US-50": "-5"}
+    )
     before = await counts(database)
 
     response = await api.post("/api/orders", headers=headers, json=order_body())
@@ -137,7 +140,11 @@ async def test_insufficient_funds_is_402_and_writes_nothing(
     ],
 )
 async def test_orders_refused_before_money_moves(
-    api: httpx.AsyncClient, database: Database, acme: Any, body: dict[str, Any], status: int,
+    api: httpx.AsyncClient,
+    database: Database,
+    acme: Any,
+    body: dict[str, Any],
+    status: int,
     code: str,
 ) -> None:
     _, wallet, headers = acme
@@ -151,8 +158,9 @@ async def test_orders_refused_before_money_moves(
 
 async def test_expected_total_at_the_price_is_accepted(api: httpx.AsyncClient, acme: Any) -> None:
     _, _, headers = acme
-    response = await api.post("/api/orders", headers=headers,
-                              json=order_body(expectedTotal="52.50"))
+    response = await api.post(
+        "/api/orders", headers=headers, json=order_body(expectedTotal="52.50")
+    )
     assert response.status_code == 202
 
 
@@ -160,8 +168,7 @@ async def test_unknown_field_in_the_order_is_400_with_its_pointer(
     api: httpx.AsyncClient, database: Database, acme: Any
 ) -> None:
     _, _, headers = acme
-    response = await api.post("/api/orders", headers=headers,
-                              json=order_body(colour="blue"))
+    response = await api.post("/api/orders", headers=headers, json=order_body(colour="blue"))
     assert response.status_code == 400
     assert_conforms(response, "createOrder")
     body = response.json()
@@ -197,8 +204,9 @@ async def test_a_refused_order_is_replayed_as_refused(
     api: httpx.AsyncClient, database: Database, factory: Any, partner_key: Any
 ) -> None:
     await factory.product()
-    _, _, headers = await onboard(factory, partner_key, balance="10.00",
-                                  approve={"AMAZON-US-50": "-5"})
+    _, _, headers = await onboard(
+        factory, partner_key, balance="10.00", approve={"AMAZON-US-50": "-5"}
+    )
     keyed = {**headers, "Idempotency-Key": "k-402"}
     first = await api.post("/api/orders", headers=keyed, json=order_body())
     replay = await api.post("/api/orders", headers=keyed, json=order_body())
@@ -216,10 +224,9 @@ async def test_fifty_concurrent_requests_with_one_idempotency_key_make_one_order
     keyed = {**headers, "Idempotency-Key": "burst-1"}
     await api.get("/api/partner/me", headers=headers)  # a key in use: no last-used write per call
 
-    responses = await asyncio.gather(*[
-        api.post("/api/orders", headers=keyed, json=order_body("burst"))
-        for _ in range(50)
-    ])
+    responses = await asyncio.gather(
+        *[api.post("/api/orders", headers=keyed, json=order_body("burst")) for _ in range(50)]
+    )
 
     statuses = Counter(r.status_code for r in responses)
     assert set(statuses) <= {202, 409}, statuses
@@ -238,19 +245,21 @@ async def test_200_concurrent_orders_on_a_wallet_funded_for_100(
     api: httpx.AsyncClient, database: Database, factory: Any, partner_key: Any
 ) -> None:
     await factory.product()
-    _, wallet, headers = await onboard(factory, partner_key, balance="5250.00",
-                                       approve={"AMAZON-US-50": "-5"})
+    _, wallet, headers = await onboard(
+        factory, partner_key, balance="5250.00", approve={"AMAZON-US-50": "-5"}
+    )
     await api.get("/api/partner/me", headers=headers)  # a key in use: no last-used write per call
 
-    responses = await asyncio.gather(*[
-        api.post("/api/orders", headers=headers, json=order_body(f"race-{i}"))
-        for i in range(200)
-    ])
+    responses = await asyncio.gather(
+        *[
+            api.post("/api/orders", headers=headers, json=order_body(f"race-{i}"))
+            for i in range(200)
+        ]
+    )
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {202: 100, 402: 100}, statuses
-    assert all(r.json()["code"] == "insufficient_funds" for r in responses
-               if r.status_code == 402)
+    assert all(r.json()["code"] == "insufficient_funds" for r in responses if r.status_code == 402)
     assert (await counts(database))["orders"] == 100
     assert await balance_and_ledger_sum(database, wallet.id) == (0, 0)
 
@@ -259,16 +268,24 @@ async def test_list_orders_filters_and_pages(
     api: httpx.AsyncClient, clock: Any, factory: Any, partner_key: Any
 ) -> None:
     await factory.product()
-    await factory.product("STEAM-US-20", name="Steam US", brand_name="Steam",
-                          min_face_minor=2000, max_face_minor=2000, cost_min_minor=1800,
-                          cost_max_minor=1800)
-    _, _, headers = await onboard(factory, partner_key, balance="1000.00",
-                                  approve={"AMAZON-US-50": "-5", "STEAM-US-20": "0"})
+    await factory.product(
+        "STEAM-US-20",
+        name="Steam US",
+        brand_name="Steam",
+        min_face_minor=2000,
+        max_face_minor=2000,
+        cost_min_minor=1800,
+        cost_max_minor=1800,
+    )
+    _, _, headers = await onboard(
+        factory, partner_key, balance="1000.00", approve={"AMAZON-US-50": "-5", "STEAM-US-20": "0"}
+    )
     start = clock()
     for i in range(5):
         sku, face = ("AMAZON-US-50", "50.00") if i % 2 == 0 else ("STEAM-US-20", "20.00")
-        response = await api.post("/api/orders", headers=headers,
-                                  json=order_body(f"list-{i}", sku=sku, face=face))
+        response = await api.post(
+            "/api/orders", headers=headers, json=order_body(f"list-{i}", sku=sku, face=face)
+        )
         assert response.status_code == 202
         clock.advance(minutes=1)
 
@@ -286,19 +303,26 @@ async def test_list_orders_filters_and_pages(
             break
     assert pages == [["list-4", "list-3"], ["list-2", "list-1"], ["list-0"]]  # newest first
 
-    steam = (await api.get("/api/orders", headers=headers,
-                           params={"sku": "STEAM-US-20"})).json()["data"]
+    steam = (await api.get("/api/orders", headers=headers, params={"sku": "STEAM-US-20"})).json()[
+        "data"
+    ]
     assert [o["referenceId"] for o in steam] == ["list-3", "list-1"]
-    by_ref = (await api.get("/api/orders", headers=headers,
-                            params={"referenceId": "list-2"})).json()["data"]
+    by_ref = (
+        await api.get("/api/orders", headers=headers, params={"referenceId": "list-2"})
+    ).json()["data"]
     assert [o["referenceId"] for o in by_ref] == ["list-2"]
-    window = await api.get("/api/orders", headers=headers, params={
-        "from": (start.replace(microsecond=0) + _minutes(1)).isoformat().replace("+00:00", "Z"),
-        "to": (start + _minutes(3)).isoformat().replace("+00:00", "Z"),
-    })
+    window = await api.get(
+        "/api/orders",
+        headers=headers,
+        params={
+            "from": (start.replace(microsecond=0) + _minutes(1)).isoformat().replace("+00:00", "Z"),
+            "to": (start + _minutes(3)).isoformat().replace("+00:00", "Z"),
+        },
+    )
     assert [o["referenceId"] for o in window.json()["data"]] == ["list-2", "list-1"]
-    processing = (await api.get("/api/orders", headers=headers,
-                                params={"status": "completed"})).json()["data"]
+    processing = (
+        await api.get("/api/orders", headers=headers, params={"status": "completed"})
+    ).json()["data"]
     assert processing == []
 
     bad = await api.get("/api/orders", headers=headers, params={"cursor": "not-a-cursor"})
@@ -317,8 +341,12 @@ def _minutes(n: int) -> Any:
 
 
 async def test_cards_only_for_the_owner_once_delivered(
-    api: httpx.AsyncClient, database: Database, settings: Settings, acme: Any,
-    factory: Any, partner_key: Any,
+    api: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    acme: Any,
+    factory: Any,
+    partner_key: Any,
 ) -> None:
     _, _, headers = acme
     _, _, other = await onboard(factory, partner_key, name="Other")
@@ -332,15 +360,18 @@ async def test_cards_only_for_the_owner_once_delivered(
 
     async with database.write() as conn:
         await order_ops.complete_order(
-            conn, order_id=order["id"], cipher=Cipher(settings.effective_secret_key),
+            conn,
+            order_id=order["id"],
+            cipher=Cipher(settings.effective_secret_key),
             cards=[Card(serial_number="SN-1", code="CODE-SECRET-1", pin="1234")],
         )
     done = await api.get(f"/api/orders/{order['id']}", headers=headers)
     assert_conforms(done, "getOrder")
     body = done.json()
     assert (body["status"], body["quantityFulfilled"]) == ("completed", 1)
-    assert body["cards"] == [{"serialNumber": "SN-1", "code": "CODE-SECRET-1", "pin": "1234",
-                              "expiresAt": None}]
+    assert body["cards"] == [
+        {"serialNumber": "SN-1", "code": "CODE-SECRET-1", "pin": "1234", "expiresAt": None}
+    ]
     listed = (await api.get("/api/orders", headers=headers)).json()["data"]
     assert "cards" not in listed[0]
 
@@ -357,9 +388,7 @@ async def test_cards_only_for_the_owner_once_delivered(
     assert malformed.status_code == 404
 
 
-async def test_trail_tells_refunds(
-    api: httpx.AsyncClient, database: Database, acme: Any
-) -> None:
+async def test_trail_tells_refunds(api: httpx.AsyncClient, database: Database, acme: Any) -> None:
     _, _, headers = acme
     order = (await api.post("/api/orders", headers=headers, json=order_body())).json()
     async with database.write() as conn:
@@ -375,6 +404,9 @@ async def test_trail_tells_refunds(
     assert "refunded 52.50" in t["sentence"]
     assert t["sentence"].endswith("balance 500.00")
     async with database.read() as conn:
-        rows = (await conn.execute(select(ledger_entries.c.type)
-                                   .where(ledger_entries.c.order_id == order["id"]))).all()
+        rows = (
+            await conn.execute(
+                select(ledger_entries.c.type).where(ledger_entries.c.order_id == order["id"])
+            )
+        ).all()
     assert sorted(r.type for r in rows) == ["debit", "refund"]

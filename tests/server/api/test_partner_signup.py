@@ -17,15 +17,15 @@ from tests.server.api.partner_support import onboard, order_body, running_app
 SIGNUP = "/api/public/signup"
 
 
-
 async def test_sandbox_signup_key_works_at_once_with_trial_money_and_catalog(
     api: httpx.AsyncClient, database: Database, factory: Any
 ) -> None:
     await factory.product()
     await factory.product("LOSS-MAKER", cost_min_minor=5000, cost_max_minor=5000)  # guard
 
-    response = await api.post(SIGNUP, json={"name": "Acme", "email": "dev@acme.example",
-                                            "company": "Acme Gifts Ltd"})
+    response = await api.post(
+        SIGNUP, json={"name": "Acme", "email": "dev@acme.example", "company": "Acme Gifts Ltd"}
+    )
 
     assert response.status_code == 201, response.text
     assert_conforms(response, "signup")
@@ -69,8 +69,9 @@ async def test_signup_replay_returns_the_same_key_never_stored_in_clear(
         stored = (await conn.execute(select(idempotency_keys.c.response_body))).scalars().all()
     assert stored
     assert all(secret not in bytes(row or b"") for row in stored)
-    other = await api.post(SIGNUP, json={**request, "name": "Else"},
-                           headers={"Idempotency-Key": "s-1"})
+    other = await api.post(
+        SIGNUP, json={**request, "name": "Else"}, headers={"Idempotency-Key": "s-1"}
+    )
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency_key_reused"
 
@@ -123,15 +124,17 @@ async def test_live_signup_gets_no_trial_money(
     async with running_app(settings.replace(mode="live"), database, clock) as live:
         transport = httpx.ASGITransport(app=live)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            response = await client.post(SIGNUP, json={"name": "Live", "email": "l@x.example",
-                                                       "currency": "EUR"})
+            response = await client.post(
+                SIGNUP, json={"name": "Live", "email": "l@x.example", "currency": "EUR"}
+            )
             assert response.status_code == 201
             assert_conforms(response, "signup")
             body = response.json()
             assert body["apiKey"]["key"].startswith("stlr_live_")
             assert (body["wallet"]["balance"], body["wallet"]["currency"]) == ("0.00", "EUR")
-            catalog = await client.get("/api/brand/getCatalog",
-                                       headers={"x-api-key": body["apiKey"]["key"]})
+            catalog = await client.get(
+                "/api/brand/getCatalog", headers={"x-api-key": body["apiKey"]["key"]}
+            )
             assert catalog.json()["data"] == []
     async with database.read() as conn:
         assert await conn.scalar(select(func.count()).select_from(ledger_entries)) == 0
@@ -141,8 +144,11 @@ async def test_profile_update_is_merged_audited_and_developer_only(
     api: httpx.AsyncClient, database: Database, factory: Any, partner_key: Any
 ) -> None:
     partner, _, headers = await onboard(factory, partner_key)
-    patch = {"name": "Acme Gifts", "lowBalanceThreshold": "150.00",
-             "notifications": {"emails": ["ops@acme.example"], "orderFailed": False}}
+    patch = {
+        "name": "Acme Gifts",
+        "lowBalanceThreshold": "150.00",
+        "notifications": {"emails": ["ops@acme.example"], "orderFailed": False},
+    }
 
     response = await api.patch("/api/partner/me", headers=headers, json=patch)
 
@@ -150,27 +156,43 @@ async def test_profile_update_is_merged_audited_and_developer_only(
     assert_conforms(response, "updatePartner")
     body = response.json()
     assert (body["name"], body["lowBalanceThreshold"]) == ("Acme Gifts", "150.00")
-    assert body["notifications"] == {"emails": ["ops@acme.example"], "lowBalance": True,
-                                     "orderFailed": False, "keyChanges": True,
-                                     "webhookDisabled": True}
+    assert body["notifications"] == {
+        "emails": ["ops@acme.example"],
+        "lowBalance": True,
+        "orderFailed": False,
+        "keyChanges": True,
+        "webhookDisabled": True,
+    }
     me = await api.get("/api/partner/me", headers=headers)
     assert_conforms(me, "getPartner")
     assert me.json() == body
     wallet = (await api.get("/api/wallet/me", headers=headers)).json()
     assert wallet["lowBalanceThreshold"] == "150.00"
     async with database.read() as conn:
-        row = (await conn.execute(
-            select(audit_log).where(audit_log.c.target_id == partner.id,
-                                    audit_log.c.action == "partner.update")
-            .order_by(audit_log.c.sequence.desc()))).mappings().first()
+        row = (
+            (
+                await conn.execute(
+                    select(audit_log)
+                    .where(
+                        audit_log.c.target_id == partner.id, audit_log.c.action == "partner.update"
+                    )
+                    .order_by(audit_log.c.sequence.desc())
+                )
+            )
+            .mappings()
+            .first()
+        )
     assert row is not None
     assert row["actor"] == f"partner:{partner.id}"
     assert row["after"]["name"] == "Acme Gifts"
     assert row["before"]["lowBalanceThreshold"] == "0.00"
 
-    for bad, pointer in (({}, "/"), ({"status": "active"}, "/status"),
-                         ({"lowBalanceThreshold": "1.005"}, "/lowBalanceThreshold"),
-                         ({"notifications": {"sms": True}}, "/notifications/sms")):
+    for bad, pointer in (
+        ({}, "/"),
+        ({"status": "active"}, "/status"),
+        ({"lowBalanceThreshold": "1.005"}, "/lowBalanceThreshold"),
+        ({"notifications": {"sms": True}}, "/notifications/sms"),
+    ):
         refused = await api.patch("/api/partner/me", headers=headers, json=bad)
         assert refused.status_code == 400, (bad, refused.text)
         assert_conforms(refused, "updatePartner")

@@ -25,7 +25,6 @@ from tests.server.api.partner_support import onboard, order_body
 EXPORT = "/api/wallet/transactions/export"
 
 
-
 def _z(value: Any) -> str:
     return str(value.isoformat().replace("+00:00", "Z"))
 
@@ -34,15 +33,19 @@ async def test_wallet_shows_balance_spend_and_run_out_date(
     api: httpx.AsyncClient, clock: Any, factory: Any, partner_key: Any
 ) -> None:
     await factory.product()
-    partner, wallet, headers = await onboard(factory, partner_key, balance="500.00",
-                                             approve={"AMAZON-US-50": "-5"})
+    partner, wallet, headers = await onboard(
+        factory, partner_key, balance="500.00", approve={"AMAZON-US-50": "-5"}
+    )
     fresh = await api.get("/api/wallet/me", headers=headers)
     assert fresh.status_code == 200
     assert_conforms(fresh, "getWallet")
     body = fresh.json()
     assert (body["id"], body["partnerId"], body["currency"]) == (wallet.id, partner.id, "USD")
     assert (body["balance"], body["averageDailySpend"], body["projectedRunOutDate"]) == (
-        "500.00", "0.00", None)
+        "500.00",
+        "0.00",
+        None,
+    )
 
     await api.post("/api/orders", headers=headers, json=order_body())
     spent = (await api.get("/api/wallet/me", headers=headers)).json()
@@ -55,19 +58,26 @@ async def test_transactions_filter_and_page_newest_first(
     api: httpx.AsyncClient, clock: Any, factory: Any, partner_key: Any
 ) -> None:
     await factory.product()
-    _, _, headers = await onboard(factory, partner_key, balance="500.00",
-                                  approve={"AMAZON-US-50": "-5"})
+    _, _, headers = await onboard(
+        factory, partner_key, balance="500.00", approve={"AMAZON-US-50": "-5"}
+    )
     orders = []
     for i in range(3):
         clock.advance(minutes=5)
-        orders.append((await api.post("/api/orders", headers=headers,
-                                       json=order_body(f"w-{i}"))).json())
+        orders.append(
+            (await api.post("/api/orders", headers=headers, json=order_body(f"w-{i}"))).json()
+        )
 
     first = await api.get("/api/wallet/transactions", headers=headers, params={"limit": 2})
     assert_conforms(first, "listWalletTransactions")
     page1 = first.json()
-    second = (await api.get("/api/wallet/transactions", headers=headers,
-                            params={"limit": 2, "cursor": page1["nextCursor"]})).json()
+    second = (
+        await api.get(
+            "/api/wallet/transactions",
+            headers=headers,
+            params={"limit": 2, "cursor": page1["nextCursor"]},
+        )
+    ).json()
     entries = page1["data"] + second["data"]
     assert second["nextCursor"] is None
     assert [e["type"] for e in entries] == ["debit", "debit", "debit", "credit"]
@@ -76,15 +86,26 @@ async def test_transactions_filter_and_page_newest_first(
     for newer, older in itertools.pairwise(entries):
         assert newer["balanceBefore"] == older["balanceAfter"]
 
-    debits = (await api.get("/api/wallet/transactions", headers=headers,
-                            params={"type": "debit"})).json()["data"]
+    debits = (
+        await api.get("/api/wallet/transactions", headers=headers, params={"type": "debit"})
+    ).json()["data"]
     assert len(debits) == 3
-    by_order = (await api.get("/api/wallet/transactions", headers=headers,
-                              params={"orderId": orders[1]["id"]})).json()["data"]
+    by_order = (
+        await api.get(
+            "/api/wallet/transactions", headers=headers, params={"orderId": orders[1]["id"]}
+        )
+    ).json()["data"]
     assert [e["orderId"] for e in by_order] == [orders[1]["id"]]
-    window = (await api.get("/api/wallet/transactions", headers=headers, params={
-        "from": _z(clock() - timedelta(minutes=5)), "to": _z(clock()),
-    })).json()["data"]
+    window = (
+        await api.get(
+            "/api/wallet/transactions",
+            headers=headers,
+            params={
+                "from": _z(clock() - timedelta(minutes=5)),
+                "to": _z(clock()),
+            },
+        )
+    ).json()["data"]
     assert [e["orderId"] for e in window] == [orders[1]["id"]]
 
     bad = await api.get("/api/wallet/transactions", headers=headers, params={"from": "yesterday"})
@@ -97,8 +118,9 @@ async def test_export_matches_the_json_ledger(
     api: httpx.AsyncClient, clock: Any, factory: Any, partner_key: Any
 ) -> None:
     await factory.product()
-    _, _, headers = await onboard(factory, partner_key, balance="500.00",
-                                  approve={"AMAZON-US-50": "-5"})
+    _, _, headers = await onboard(
+        factory, partner_key, balance="500.00", approve={"AMAZON-US-50": "-5"}
+    )
     for i in range(2):
         clock.advance(minutes=1)
         await api.post("/api/orders", headers=headers, json=order_body(f"x-{i}"))
@@ -108,18 +130,40 @@ async def test_export_matches_the_json_ledger(
     assert_conforms(response, "exportWalletTransactions")
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"] == (
-        'attachment; filename="steller-transactions.csv"')
+        'attachment; filename="steller-transactions.csv"'
+    )
     rows = list(csv.reader(io.StringIO(response.text)))
-    assert rows[0] == ["id", "createdAt", "type", "amount", "currency", "balanceBefore",
-                       "balanceAfter", "orderId", "description"]
+    assert rows[0] == [
+        "id",
+        "createdAt",
+        "type",
+        "amount",
+        "currency",
+        "balanceBefore",
+        "balanceAfter",
+        "orderId",
+        "description",
+    ]
     entries = (await api.get("/api/wallet/transactions", headers=headers)).json()["data"]
     assert rows[1:] == [
-        [e["id"], e["createdAt"], e["type"], e["amount"], e["currency"], e["balanceBefore"],
-         e["balanceAfter"], e["orderId"] or "", e["description"]]
+        [
+            e["id"],
+            e["createdAt"],
+            e["type"],
+            e["amount"],
+            e["currency"],
+            e["balanceBefore"],
+            e["balanceAfter"],
+            e["orderId"] or "",
+            e["description"],
+        ]
         for e in entries
     ]
-    debits = list(csv.reader(io.StringIO(
-        (await api.get(EXPORT, headers=headers, params={"type": "debit"})).text)))
+    debits = list(
+        csv.reader(
+            io.StringIO((await api.get(EXPORT, headers=headers, params={"type": "debit"})).text)
+        )
+    )
     assert [r[2] for r in debits[1:]] == ["debit", "debit"]
 
 
@@ -129,28 +173,50 @@ async def _bulk_credits(database: Database, wallet: Any, count: int, now: dateti
     rows, balance = [], 0
     for i in range(count):
         amount = 100 + i
-        rows.append({
-            "id": new_id("txn"), "wallet_id": wallet.id, "wallet_seq": i + 1,
-            "partner_id": wallet.partner_id, "type": "credit", "amount_minor": amount,
-            "currency": wallet.currency, "balance_before_minor": balance,
-            "balance_after_minor": balance + amount, "description": f"top-up {i}",
-            "order_id": None, "actor": "admin:usr_test", "entry_key": None, "request_id": None,
-            "created_at": now - timedelta(seconds=count - i),
-        })
+        rows.append(
+            {
+                "id": new_id("txn"),
+                "wallet_id": wallet.id,
+                "wallet_seq": i + 1,
+                "partner_id": wallet.partner_id,
+                "type": "credit",
+                "amount_minor": amount,
+                "currency": wallet.currency,
+                "balance_before_minor": balance,
+                "balance_after_minor": balance + amount,
+                "description": f"top-up {i}",
+                "order_id": None,
+                "actor": "admin:usr_test",
+                "entry_key": None,
+                "request_id": None,
+                "created_at": now - timedelta(seconds=count - i),
+            }
+        )
         balance += amount
     async with database.write() as conn:
         await conn.execute(insert(ledger_entries), rows)
-        await conn.execute(update(wallets).where(wallets.c.id == wallet.id)
-                           .values(balance_minor=balance, version=count))
+        await conn.execute(
+            update(wallets)
+            .where(wallets.c.id == wallet.id)
+            .values(balance_minor=balance, version=count)
+        )
 
 
 async def _raw_get(app: Starlette, path: str, headers: dict[str, str]) -> tuple[int, list[bytes]]:
     """Call the ASGI app directly and keep every body message (httpx would join them)."""
     sent: list[dict[str, Any]] = []
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 5000),
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
     }
     requested = False
@@ -175,7 +241,11 @@ async def _raw_get(app: Starlette, path: str, headers: dict[str, str]) -> tuple[
 
 
 async def test_export_streams_page_by_page_with_bounded_memory(
-    app: Starlette, database: Database, clock: Any, factory: Any, partner_key: Any,
+    app: Starlette,
+    database: Database,
+    clock: Any,
+    factory: Any,
+    partner_key: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, wallet, headers = await onboard(factory, partner_key, balance=None)
@@ -211,10 +281,15 @@ async def test_export_neutralises_spreadsheet_formulas(
 ) -> None:
     _, wallet, headers = await onboard(factory, partner_key, balance=None)
     async with database.write() as conn:
-        await ledger.credit(conn, wallet_id=wallet.id, amount_minor=100,
-                            description='=HYPERLINK("http://evil.example")', actor="system")
+        await ledger.credit(
+            conn,
+            wallet_id=wallet.id,
+            amount_minor=100,
+            description='=HYPERLINK("http://evil.example")',
+            actor="system",
+        )
     rows = list(csv.reader(io.StringIO((await api.get(EXPORT, headers=headers)).text)))
-    assert rows[1][8] == "'=HYPERLINK(\"http://evil.example\")"
+    assert rows[1][8] == '\'=HYPERLINK("http://evil.example")'
 
 
 @pytest.mark.parametrize("path", ["/api/wallet/transactions", EXPORT])
@@ -224,17 +299,16 @@ async def test_ordering_key_cannot_read_the_ledger(
     _, _, headers = await onboard(factory, partner_key, role="ordering")
     response = await api.get(path, headers=headers)
     assert response.status_code == 403
-    operation = "listWalletTransactions" if path.endswith("transactions") else (
-        "exportWalletTransactions")
+    operation = (
+        "listWalletTransactions" if path.endswith("transactions") else ("exportWalletTransactions")
+    )
     assert_conforms(response, operation)
     assert response.json()["code"] == "insufficient_role"
     wallet = await api.get("/api/wallet/me", headers=headers)  # balance stays readable
     assert wallet.status_code == 200
 
 
-async def test_wallets_are_private(
-    api: httpx.AsyncClient, factory: Any, partner_key: Any
-) -> None:
+async def test_wallets_are_private(api: httpx.AsyncClient, factory: Any, partner_key: Any) -> None:
     _, a_wallet, a = await onboard(factory, partner_key, name="A", balance="10.00")
     _, b_wallet, b = await onboard(factory, partner_key, name="B", balance="20.00")
     assert (await api.get("/api/wallet/me", headers=a)).json()["id"] == a_wallet.id

@@ -13,10 +13,17 @@ from steller_server.domain import audit
 
 async def _record(database: Database, n: int) -> None:
     async with database.write() as conn:
-        await audit.record(conn, actor="admin:usr_1", action="wallet.credit",
-                           target_type="wallet", target_id=f"wal_{n}",
-                           before={"balance": "0.00"}, after={"balance": f"{n}.00"},
-                           reason="funding", request_id=f"req_{n}")
+        await audit.record(
+            conn,
+            actor="admin:usr_1",
+            action="wallet.credit",
+            target_type="wallet",
+            target_id=f"wal_{n}",
+            before={"balance": "0.00"},
+            after={"balance": f"{n}.00"},
+            reason="funding",
+            request_id=f"req_{n}",
+        )
 
 
 async def test_chain_verifies_and_links_each_entry(database: Database) -> None:
@@ -37,8 +44,11 @@ async def test_editing_an_entry_is_detected(database: Database) -> None:
         await _record(database, n)
     async with database.write() as conn:
         target = await conn.scalar(select(audit_log.c.id).where(audit_log.c.sequence == 2))
-        await conn.execute(update(audit_log).where(audit_log.c.id == target)
-                           .values(after={"balance": "1000000.00"}))
+        await conn.execute(
+            update(audit_log)
+            .where(audit_log.c.id == target)
+            .values(after={"balance": "1000000.00"})
+        )
         result = await audit.verify(conn)
     assert not result.valid
     assert result.first_invalid_id == target

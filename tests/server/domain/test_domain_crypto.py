@@ -21,10 +21,12 @@ def test_card_codes_round_trip_and_are_bound_to_their_row() -> None:
         cipher.decrypt(token, associated_data="ord_2:0:code")
     with pytest.raises(crypto.DecryptionError):
         crypto.Cipher("another-secret-key-0123456789abcdef").decrypt(
-            token, associated_data="ord_1:0:code")
+            token, associated_data="ord_1:0:code"
+        )
     with pytest.raises(crypto.DecryptionError):
         crypto.Cipher(SECRET, purpose="webhook-secrets").decrypt(
-            token, associated_data="ord_1:0:code")
+            token, associated_data="ord_1:0:code"
+        )
 
 
 def test_api_keys_look_right_and_hash_deterministically_per_secret() -> None:

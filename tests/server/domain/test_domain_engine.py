@@ -16,14 +16,21 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_full_sync(database: D
     if not database.is_sqlite:
         pytest.skip("SQLite only")
     async with database.read() as conn:
-        pragmas = {name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
-                   for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")}
-    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 2,
-                       "busy_timeout": 10_000}
+        pragmas = {
+            name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+        }
+    assert pragmas == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "synchronous": 2,
+        "busy_timeout": 10_000,
+    }
 
 
-async def test_sqlite_write_takes_the_write_lock_at_begin(database: Database,
-                                                          settings: Settings) -> None:
+async def test_sqlite_write_takes_the_write_lock_at_begin(
+    database: Database, settings: Settings
+) -> None:
     if not database.is_sqlite:
         pytest.skip("SQLite only")
     path = make_url(settings.database_url).database

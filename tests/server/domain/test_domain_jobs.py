@@ -15,8 +15,10 @@ from steller_server.domain.clock import utcnow
 
 async def _enqueue(database: Database, n: int, **kwargs: object) -> list[int]:
     async with database.write() as conn:
-        return [await jobs.enqueue(conn, kind="test", payload={"n": i}, **kwargs)  # type: ignore[arg-type]
-                for i in range(n)]
+        return [
+            await jobs.enqueue(conn, kind="test", payload={"n": i}, **kwargs)  # type: ignore[arg-type]
+            for i in range(n)
+        ]
 
 
 async def test_three_concurrent_claimers_never_take_the_same_job(database: Database) -> None:
@@ -47,8 +49,9 @@ async def test_expired_lease_is_reclaimed_and_the_old_worker_loses_it(database: 
 
     [first] = await jobs.claim(database, worker_id="dead", lease=lease, now=start)
     assert await jobs.claim(database, worker_id="other", now=start + timedelta(seconds=30)) == []
-    [again] = await jobs.claim(database, worker_id="other", lease=lease,
-                               now=start + timedelta(seconds=61))
+    [again] = await jobs.claim(
+        database, worker_id="other", lease=lease, now=start + timedelta(seconds=61)
+    )
 
     assert (first.id, again.id) == (job_id, job_id)
     assert again.attempts == 2
@@ -63,13 +66,17 @@ async def test_failures_back_off_then_give_up(database: Database) -> None:
 
     [job] = await jobs.claim(database, worker_id="w", now=start)
     async with database.write() as conn:
-        assert await jobs.fail(conn, job_id=job.id, worker_id="w", error="boom",
-                               now=start) == "pending"
+        assert (
+            await jobs.fail(conn, job_id=job.id, worker_id="w", error="boom", now=start)
+            == "pending"
+        )
     assert await jobs.claim(database, worker_id="w", now=start + timedelta(seconds=4)) == []
     [job] = await jobs.claim(database, worker_id="w", now=start + timedelta(seconds=5))
     async with database.write() as conn:
-        assert await jobs.fail(conn, job_id=job.id, worker_id="w", error="boom again",
-                               now=start) == "failed"
+        assert (
+            await jobs.fail(conn, job_id=job.id, worker_id="w", error="boom again", now=start)
+            == "failed"
+        )
     assert await jobs.claim(database, worker_id="w", now=start + timedelta(days=1)) == []
 
 
@@ -78,9 +85,13 @@ async def test_reschedule_is_not_counted_as_an_attempt(database: Database) -> No
     await _enqueue(database, 1, now=start)
     [job] = await jobs.claim(database, worker_id="w", now=start)
     async with database.write() as conn:
-        assert await jobs.reschedule(conn, job_id=job.id, worker_id="w",
-                                     run_at=start + timedelta(seconds=10),
-                                     payload={"n": 0, "polls": 1})
+        assert await jobs.reschedule(
+            conn,
+            job_id=job.id,
+            worker_id="w",
+            run_at=start + timedelta(seconds=10),
+            payload={"n": 0, "polls": 1},
+        )
     [job] = await jobs.claim(database, worker_id="w", now=start + timedelta(seconds=10))
     assert job.attempts == 1
     assert job.payload == {"n": 0, "polls": 1}

@@ -14,13 +14,15 @@ from steller_server.domain.errors import InvalidState, NotFound, ValidationFaile
 from steller_server.settings import Settings
 
 
-async def test_a_created_key_authenticates_until_revoked(database: Database, factory: Any,
-                                                         settings: Settings) -> None:
+async def test_a_created_key_authenticates_until_revoked(
+    database: Database, factory: Any, settings: Settings
+) -> None:
     partner, _ = await factory.partner()
     secret = settings.effective_secret_key
     async with database.write() as conn:
-        created = await keys.create_key(conn, partner_id=partner.id, environment="sandbox",
-                                        role="ordering", secret_key=secret)
+        created = await keys.create_key(
+            conn, partner_id=partner.id, environment="sandbox", role="ordering", secret_key=secret
+        )
     assert created.raw.startswith("stlr_test_")
     assert created.key.prefix == created.raw[:13]
     assert created.key.last4 == created.raw[-4:]
@@ -42,27 +44,42 @@ async def test_a_created_key_authenticates_until_revoked(database: Database, fac
         assert await keys.authenticate(conn, raw_key=created.raw, secret_key=secret) is None
 
 
-async def test_rotation_keeps_the_old_key_for_the_grace_period(database: Database,
-                                                               factory: Any,
-                                                               settings: Settings) -> None:
+async def test_rotation_keeps_the_old_key_for_the_grace_period(
+    database: Database, factory: Any, settings: Settings
+) -> None:
     partner, _ = await factory.partner()
     secret = settings.effective_secret_key
     now = utcnow()
     async with database.write() as conn:
-        old = await keys.create_key(conn, partner_id=partner.id, environment="sandbox",
-                                    role="finance", secret_key=secret, ip_allowlist=["10.0.0.0/8"],
-                                    now=now)
-        new = await keys.rotate_key(conn, key_id=old.key.id, partner_id=partner.id,
-                                    secret_key=secret, grace_period_hours=24, now=now)
+        old = await keys.create_key(
+            conn,
+            partner_id=partner.id,
+            environment="sandbox",
+            role="finance",
+            secret_key=secret,
+            ip_allowlist=["10.0.0.0/8"],
+            now=now,
+        )
+        new = await keys.rotate_key(
+            conn,
+            key_id=old.key.id,
+            partner_id=partner.id,
+            secret_key=secret,
+            grace_period_hours=24,
+            now=now,
+        )
     assert new.previous_key_expires_at == now + timedelta(hours=24)
     assert (new.key.role, new.key.ip_allowlist) == ("finance", ["10.0.0.0/8"])
     async with database.read() as conn:
-        during = await keys.authenticate(conn, raw_key=old.raw, secret_key=secret,
-                                         now=now + timedelta(hours=23))
-        after = await keys.authenticate(conn, raw_key=old.raw, secret_key=secret,
-                                        now=now + timedelta(hours=24, seconds=1))
-        fresh = await keys.authenticate(conn, raw_key=new.raw, secret_key=secret,
-                                        now=now + timedelta(days=30))
+        during = await keys.authenticate(
+            conn, raw_key=old.raw, secret_key=secret, now=now + timedelta(hours=23)
+        )
+        after = await keys.authenticate(
+            conn, raw_key=old.raw, secret_key=secret, now=now + timedelta(hours=24, seconds=1)
+        )
+        fresh = await keys.authenticate(
+            conn, raw_key=new.raw, secret_key=secret, now=now + timedelta(days=30)
+        )
     assert during is not None
     assert during.key.status_at(now + timedelta(hours=23)) == "expiring"
     assert after is None
@@ -78,17 +95,28 @@ def test_roles_and_allowlists() -> None:
     assert not keys.role_allows("unknown", keys.Capability.CATALOG)
 
 
-async def test_ip_allowlist_is_validated_and_enforced(database: Database, factory: Any,
-                                                      settings: Settings) -> None:
+async def test_ip_allowlist_is_validated_and_enforced(
+    database: Database, factory: Any, settings: Settings
+) -> None:
     partner, _ = await factory.partner()
     async with database.write() as conn:
         with pytest.raises(ValidationFailed):
-            await keys.create_key(conn, partner_id=partner.id, environment="sandbox",
-                                  role="developer", secret_key=settings.effective_secret_key,
-                                  ip_allowlist=["not-an-ip"])
-        created = await keys.create_key(conn, partner_id=partner.id, environment="sandbox",
-                                        role="developer", secret_key=settings.effective_secret_key,
-                                        ip_allowlist=["203.0.113.0/24", "2001:db8::1"])
+            await keys.create_key(
+                conn,
+                partner_id=partner.id,
+                environment="sandbox",
+                role="developer",
+                secret_key=settings.effective_secret_key,
+                ip_allowlist=["not-an-ip"],
+            )
+        created = await keys.create_key(
+            conn,
+            partner_id=partner.id,
+            environment="sandbox",
+            role="developer",
+            secret_key=settings.effective_secret_key,
+            ip_allowlist=["203.0.113.0/24", "2001:db8::1"],
+        )
     assert keys.ip_allowed(created.key, "203.0.113.7")
     assert keys.ip_allowed(created.key, "2001:db8::1")
     assert not keys.ip_allowed(created.key, "198.51.100.1")

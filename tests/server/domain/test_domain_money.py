@@ -9,20 +9,35 @@ import pytest
 from steller_server.domain import money
 
 
-@pytest.mark.parametrize(("amount", "currency", "minor"), [
-    ("52.50", "USD", 5250), ("52.505", "USD", 5251), ("52.504", "USD", 5250),
-    ("5250", "JPY", 5250), ("0.5", "JPY", 1), ("1.2505", "BHD", 1251), ("-1.005", "USD", -101),
-])
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor"),
+    [
+        ("52.50", "USD", 5250),
+        ("52.505", "USD", 5251),
+        ("52.504", "USD", 5250),
+        ("5250", "JPY", 5250),
+        ("0.5", "JPY", 1),
+        ("1.2505", "BHD", 1251),
+        ("-1.005", "USD", -101),
+    ],
+)
 def test_to_minor_rounds_half_up_at_the_exponent(amount: str, currency: str, minor: int) -> None:
     assert money.to_minor(Decimal(amount), currency) == minor
 
 
-@pytest.mark.parametrize(("minor", "currency", "text"), [
-    (5250, "USD", "52.50"), (5250, "JPY", "5250"), (1250, "BHD", "1.250"), (-5, "EUR", "-0.05"),
-    (0, "KWD", "0.000"),
-])
-def test_format_amount_renders_at_the_currency_exponent(minor: int, currency: str,
-                                                        text: str) -> None:
+@pytest.mark.parametrize(
+    ("minor", "currency", "text"),
+    [
+        (5250, "USD", "52.50"),
+        (5250, "JPY", "5250"),
+        (1250, "BHD", "1.250"),
+        (-5, "EUR", "-0.05"),
+        (0, "KWD", "0.000"),
+    ],
+)
+def test_format_amount_renders_at_the_currency_exponent(
+    minor: int, currency: str, text: str
+) -> None:
     assert money.format_amount(minor, currency) == text
     assert money.to_minor(money.from_minor(minor, currency), currency) == minor
 

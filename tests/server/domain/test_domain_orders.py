@@ -31,36 +31,60 @@ from steller_server.settings import Settings
 FEE = Decimal("0.10")
 
 
-def _hash(sku: str = "AMAZON-US-50", face: str = "50.00", quantity: int = 1,
-          expected: str | None = None) -> str:
+def _hash(
+    sku: str = "AMAZON-US-50", face: str = "50.00", quantity: int = 1, expected: str | None = None
+) -> str:
     return order_ops.order_request_hash(
-        sku=sku, face_value=Decimal(face), quantity=quantity,
-        expected_total=Decimal(expected) if expected else None)
+        sku=sku,
+        face_value=Decimal(face),
+        quantity=quantity,
+        expected_total=Decimal(expected) if expected else None,
+    )
 
 
-async def _place(db: Database, partner: Partner, ref: str = "ref-1", *, sku: str = "AMAZON-US-50",
-                 face: str = "50.00", quantity: int = 1, expected: str | None = None,
-                 ) -> tuple[Any, bool]:
+async def _place(
+    db: Database,
+    partner: Partner,
+    ref: str = "ref-1",
+    *,
+    sku: str = "AMAZON-US-50",
+    face: str = "50.00",
+    quantity: int = 1,
+    expected: str | None = None,
+) -> tuple[Any, bool]:
     return await order_ops.place_order(
-        db, partner=partner, sku=sku, face_value=Decimal(face), quantity=quantity,
-        reference_id=ref, expected_total=Decimal(expected) if expected else None,
-        request_hash=_hash(sku, face, quantity, expected), actor=f"partner:{partner.id}",
-        request_id="req_test", order_fee=FEE)
+        db,
+        partner=partner,
+        sku=sku,
+        face_value=Decimal(face),
+        quantity=quantity,
+        reference_id=ref,
+        expected_total=Decimal(expected) if expected else None,
+        request_hash=_hash(sku, face, quantity, expected),
+        actor=f"partner:{partner.id}",
+        request_id="req_test",
+        order_fee=FEE,
+    )
 
 
 async def _counts(db: Database) -> dict[str, int]:
     async with db.read() as conn:
         return {
             name: int(await conn.scalar(select(func.count()).select_from(table)) or 0)
-            for name, table in {"orders": orders, "ledger": ledger_entries, "jobs": jobs,
-                                "events": events}.items()
+            for name, table in {
+                "orders": orders,
+                "ledger": ledger_entries,
+                "jobs": jobs,
+                "events": events,
+            }.items()
         }
 
 
 async def _balance(db: Database, wallet_id: str) -> int:
     async with db.read() as conn:
-        return int(await conn.scalar(select(wallets.c.balance_minor)
-                                     .where(wallets.c.id == wallet_id)) or 0)
+        return int(
+            await conn.scalar(select(wallets.c.balance_minor).where(wallets.c.id == wallet_id)) or 0
+        )
 
 
 async def _assert_ledger_matches(db: Database, wallet_id: str) -> None:
@@ -69,11 +93,13 @@ async def _assert_ledger_matches(db: Database, wallet_id: str) -> None:
     assert total == await _balance(db, wallet_id)
 
 
-async def test_worked_example_charges_52_50_and_tells_the_trail(database: Database,
-                                                                factory: Any) -> None:
+async def test_worked_example_charges_52_50_and_tells_the_trail(
+    database: Database, factory: Any
+) -> None:
     await factory.product()
-    partner, wallet = await factory.partner(name="Acme", balance="500.00",
-                                            approve={"AMAZON-US-50": "-5"})
+    partner, wallet = await factory.partner(
+        name="Acme", balance="500.00", approve={"AMAZON-US-50": "-5"}
+    )
 
     order, created = await _place(database, partner)
 
@@ -84,11 +110,16 @@ async def test_worked_example_charges_52_50_and_tells_the_trail(database: Databa
     async with database.read() as conn:
         trail = await order_ops.order_trail(conn, order_id=order.id, partner_id=partner.id)
         job = (await conn.execute(select(jobs))).mappings().one()
-    assert trail.sentence == ("Partner Acme, wallet was 500.00 USD, bought 1 \u00d7 Amazon US "
-                              "50.00, charged 52.50, balance 447.50")
+    assert trail.sentence == (
+        "Partner Acme, wallet was 500.00 USD, bought 1 \u00d7 Amazon US "
+        "50.00, charged 52.50, balance 447.50"
+    )
     public = trail.public()
     assert (public["walletBefore"], public["charged"], public["walletAfter"]) == (
-        "500.00", "52.50", "447.50")
+        "500.00",
+        "52.50",
+        "447.50",
+    )
     assert public["ledger"][0]["amount"] == "-52.50"
     assert job["kind"] == "fulfilment"
     assert job["payload"] == {"orderId": order.id}
@@ -96,7 +127,8 @@ async def test_worked_example_charges_52_50_and_tells_the_trail(database: Databa
 
 
 async def test_same_reference_same_body_returns_the_order_without_a_second_debit(
-        database: Database, factory: Any) -> None:
+    database: Database, factory: Any
+) -> None:
     await factory.product()
     partner, wallet = await factory.partner(balance="500.00", approve={"AMAZON-US-50": "-5"})
 
@@ -110,8 +142,9 @@ async def test_same_reference_same_body_returns_the_order_without_a_second_debit
     assert (await _counts(database))["orders"] == 1
 
 
-async def test_same_reference_different_body_is_a_conflict(database: Database,
-                                                           factory: Any) -> None:
+async def test_same_reference_different_body_is_a_conflict(
+    database: Database, factory: Any
+) -> None:
     await factory.product()
     partner, wallet = await factory.partner(balance="500.00", approve={"AMAZON-US-50": "-5"})
     await _place(database, partner, "ref-x")
@@ -121,8 +154,9 @@ async def test_same_reference_different_body_is_a_conflict(database: Database,
     assert await _balance(database, wallet.id) == 44750
 
 
-async def test_concurrent_same_reference_creates_one_order(database: Database,
-                                                           factory: Any) -> None:
+async def test_concurrent_same_reference_creates_one_order(
+    database: Database, factory: Any
+) -> None:
     await factory.product()
     partner, wallet = await factory.partner(balance="500.00", approve={"AMAZON-US-50": "-5"})
 
@@ -147,7 +181,8 @@ async def test_insufficient_funds_writes_nothing(database: Database, factory: An
 
 
 async def test_failure_after_the_debit_rolls_everything_back(
-        database: Database, factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    database: Database, factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await factory.product()
     partner, wallet = await factory.partner(balance="500.00", approve={"AMAZON-US-50": "-5"})
     before = await _counts(database)
@@ -163,8 +198,7 @@ async def test_failure_after_the_debit_rolls_everything_back(
     assert await _balance(database, wallet.id) == 50000
 
 
-async def test_order_refused_when_price_falls_below_cost(database: Database,
-                                                         factory: Any) -> None:
+async def test_order_refused_when_price_falls_below_cost(database: Database, factory: Any) -> None:
     await factory.product()
     partner, wallet = await factory.partner(balance="500.00", approve={"AMAZON-US-50": "0"})
     # The vendor raised its price after the approval: 49.95 + 0.10 fee > 50.00.
@@ -177,8 +211,9 @@ async def test_order_refused_when_price_falls_below_cost(database: Database,
     assert await _balance(database, wallet.id) == 50000
 
 
-async def test_expected_total_guard_and_unavailable_products(database: Database,
-                                                             factory: Any) -> None:
+async def test_expected_total_guard_and_unavailable_products(
+    database: Database, factory: Any
+) -> None:
     await factory.product()
     await factory.product("NOT-APPROVED")
     partner, _ = await factory.partner(balance="500.00", approve={"AMAZON-US-50": "-5"})
@@ -200,14 +235,17 @@ async def test_suspended_partner_cannot_order(database: Database, factory: Any) 
         await _place(database, replace(partner, status="suspended"))
 
 
-async def test_200_concurrent_orders_on_a_wallet_funded_for_100(database: Database,
-                                                                factory: Any) -> None:
+async def test_200_concurrent_orders_on_a_wallet_funded_for_100(
+    database: Database, factory: Any
+) -> None:
     await factory.product()
-    partner, wallet = await factory.partner(balance=str(Decimal("52.50") * 100),
-                                            approve={"AMAZON-US-50": "-5"})
+    partner, wallet = await factory.partner(
+        balance=str(Decimal("52.50") * 100), approve={"AMAZON-US-50": "-5"}
+    )
 
     results = await asyncio.gather(
-        *[_place(database, partner, f"ref-{i}") for i in range(200)], return_exceptions=True)
+        *[_place(database, partner, f"ref-{i}") for i in range(200)], return_exceptions=True
+    )
 
     accepted = [r for r in results if isinstance(r, tuple)]
     refused = [r for r in results if isinstance(r, InsufficientFunds)]
@@ -218,13 +256,21 @@ async def test_200_concurrent_orders_on_a_wallet_funded_for_100(database: Databa
     counts = await _counts(database)
     assert (counts["orders"], counts["jobs"], counts["ledger"]) == (100, 100, 101)
     async with database.read() as conn:
-        seqs = (await conn.execute(select(ledger_entries.c.wallet_seq)
-                                   .order_by(ledger_entries.c.wallet_seq))).scalars().all()
+        seqs = (
+            (
+                await conn.execute(
+                    select(ledger_entries.c.wallet_seq).order_by(ledger_entries.c.wallet_seq)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert seqs == list(range(1, 102))
 
 
-async def _processing_order(database: Database, factory: Any, *, quantity: int = 1,
-                            balance: str = "500.00") -> tuple[Any, Any, Partner]:
+async def _processing_order(
+    database: Database, factory: Any, *, quantity: int = 1, balance: str = "500.00"
+) -> tuple[Any, Any, Partner]:
     await factory.product()
     partner, wallet = await factory.partner(balance=balance, approve={"AMAZON-US-50": "-5"})
     order, _ = await _place(database, partner, quantity=quantity)
@@ -236,13 +282,15 @@ def _cards(n: int) -> list[Card]:
 
 
 async def test_complete_stores_encrypted_cards_and_emits_one_event(
-        database: Database, factory: Any, settings: Settings) -> None:
+    database: Database, factory: Any, settings: Settings
+) -> None:
     order, _, _ = await _processing_order(database, factory, quantity=2)
     cipher = Cipher(settings.effective_secret_key)
 
     async with database.write() as conn:
-        done = await order_ops.complete_order(conn, order_id=order.id, cards=_cards(2),
-                                              cipher=cipher, vendor_order_id="6761537")
+        done = await order_ops.complete_order(
+            conn, order_id=order.id, cards=_cards(2), cipher=cipher, vendor_order_id="6761537"
+        )
     assert (done.status, done.quantity_fulfilled, done.refunded_minor) == ("completed", 2, 0)
     async with database.read() as conn:
         stored = (await conn.execute(select(order_cards.c.code_encrypted))).scalars().all()
@@ -255,25 +303,32 @@ async def test_complete_stores_encrypted_cards_and_emits_one_event(
 
     async with database.write() as conn:
         with pytest.raises(InvalidState):
-            await order_ops.complete_order(conn, order_id=order.id, cards=_cards(2),
-                                           cipher=cipher)
+            await order_ops.complete_order(conn, order_id=order.id, cards=_cards(2), cipher=cipher)
 
 
 async def test_partial_delivery_refunds_the_unfilled_part_once(
-        database: Database, factory: Any, settings: Settings) -> None:
+    database: Database, factory: Any, settings: Settings
+) -> None:
     order, wallet, _ = await _processing_order(database, factory, quantity=3)
     cipher = Cipher(settings.effective_secret_key)
 
     async with database.write() as conn:
-        done = await order_ops.complete_order(conn, order_id=order.id, cards=_cards(1),
-                                              cipher=cipher)
+        done = await order_ops.complete_order(
+            conn, order_id=order.id, cards=_cards(1), cipher=cipher
+        )
     assert done.status == "partially_completed"
     assert done.refunded_minor == 2 * 5250
     assert await _balance(database, wallet.id) == 50000 - 5250
     with pytest.raises(InvalidState):
         async with database.write() as conn:
-            await order_ops.refund_order(conn, order_id=order.id, amount_minor=1,
-                                         kind="unfilled", actor="system", reason="again")
+            await order_ops.refund_order(
+                conn,
+                order_id=order.id,
+                amount_minor=1,
+                kind="unfilled",
+                actor="system",
+                reason="again",
+            )
     async with database.read() as conn:
         trail = await order_ops.order_trail(conn, order_id=order.id)
     assert trail.refunded_total_minor == 10500
@@ -284,13 +339,15 @@ async def test_partial_delivery_refunds_the_unfilled_part_once(
 async def test_failed_order_is_refunded_in_full(database: Database, factory: Any) -> None:
     order, wallet, _ = await _processing_order(database, factory)
 
-    failed = await order_ops.mark_failed_and_refund(database, order_id=order.id,
-                                                    actor="admin:usr_1", reason="stuck")
+    failed = await order_ops.mark_failed_and_refund(
+        database, order_id=order.id, actor="admin:usr_1", reason="stuck"
+    )
     assert (failed.status, failed.refunded_minor) == ("failed", 5250)
     assert await _balance(database, wallet.id) == 50000
     with pytest.raises(InvalidState):
-        await order_ops.mark_failed_and_refund(database, order_id=order.id,
-                                               actor="admin:usr_1", reason="again")
+        await order_ops.mark_failed_and_refund(
+            database, order_id=order.id, actor="admin:usr_1", reason="again"
+        )
     assert await _balance(database, wallet.id) == 50000
 
 
@@ -301,51 +358,71 @@ async def test_cancel_only_before_vendor_submission(database: Database, factory:
     assert submitted is not None
     assert submitted.vendor_submitted_at is not None
     with pytest.raises(InvalidState):
-        await order_ops.cancel_order(database, order_id=order.id, actor="admin:usr_1",
-                                     reason="customer asked")
+        await order_ops.cancel_order(
+            database, order_id=order.id, actor="admin:usr_1", reason="customer asked"
+        )
 
     second, _ = await _place(database, partner, "ref-2")
-    cancelled = await order_ops.cancel_order(database, order_id=second.id, actor="admin:usr_1",
-                                             reason="customer asked")
+    cancelled = await order_ops.cancel_order(
+        database, order_id=second.id, actor="admin:usr_1", reason="customer asked"
+    )
     assert (cancelled.status, cancelled.refunded_minor) == ("cancelled", 5250)
     async with database.write() as conn:
         assert await order_ops.begin_vendor_submission(conn, order_id=second.id) is None
-        job_status = await conn.scalar(select(jobs.c.status)
-                                       .where(jobs.c.dedupe_key == f"fulfilment:{second.id}"))
+        job_status = await conn.scalar(
+            select(jobs.c.status).where(jobs.c.dedupe_key == f"fulfilment:{second.id}")
+        )
     assert job_status == "done"
     assert await _balance(database, wallet.id) == 50000 - 5250
 
 
 async def test_concurrent_admin_refunds_refund_exactly_once(
-        database: Database, factory: Any, settings: Settings) -> None:
+    database: Database, factory: Any, settings: Settings
+) -> None:
     order, wallet, _ = await _processing_order(database, factory)
     async with database.write() as conn:
-        await order_ops.complete_order(conn, order_id=order.id, cards=_cards(1),
-                                       cipher=Cipher(settings.effective_secret_key))
+        await order_ops.complete_order(
+            conn, order_id=order.id, cards=_cards(1), cipher=Cipher(settings.effective_secret_key)
+        )
 
     results = await asyncio.gather(
-        *[order_ops.refund_remaining(database, order_id=order.id, actor="admin:usr_1",
-                                     reason="goodwill") for _ in range(10)],
-        return_exceptions=True)
+        *[
+            order_ops.refund_remaining(
+                database, order_id=order.id, actor="admin:usr_1", reason="goodwill"
+            )
+            for _ in range(10)
+        ],
+        return_exceptions=True,
+    )
 
     assert sum(1 for r in results if not isinstance(r, BaseException)) == 1
     assert all(isinstance(r, InvalidState) for r in results if isinstance(r, BaseException))
     assert await _balance(database, wallet.id) == 50000
     async with database.read() as conn:
-        refunds = await conn.scalar(select(func.count()).select_from(ledger_entries)
-                                    .where(ledger_entries.c.type == "refund"))
+        refunds = await conn.scalar(
+            select(func.count())
+            .select_from(ledger_entries)
+            .where(ledger_entries.c.type == "refund")
+        )
     assert refunds == 1
 
 
-async def test_low_balance_event_fires_once_when_crossing(database: Database,
-                                                          factory: Any) -> None:
+async def test_low_balance_event_fires_once_when_crossing(database: Database, factory: Any) -> None:
     await factory.product()
-    partner, _ = await factory.partner(balance="200.00", approve={"AMAZON-US-50": "-5"},
-                                       low_balance_threshold="100.00")
+    partner, _ = await factory.partner(
+        balance="200.00", approve={"AMAZON-US-50": "-5"}, low_balance_threshold="100.00"
+    )
     for i in range(3):  # 147.50, 95.00 (crosses), 42.50
         await _place(database, partner, f"lb-{i}")
     async with database.read() as conn:
-        lows = (await conn.execute(select(events.c.payload)
-                                   .where(events.c.type == "wallet.low_balance"))).scalars().all()
+        lows = (
+            (
+                await conn.execute(
+                    select(events.c.payload).where(events.c.type == "wallet.low_balance")
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert len(lows) == 1
     assert (lows[0]["balance"], lows[0]["threshold"]) == ("95.00", "100.00")

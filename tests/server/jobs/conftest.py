@@ -66,9 +66,14 @@ def clocks() -> Clocks:
 def sim_config(clocks: Clocks) -> SimulatorConfig:
     """Bamboo takes 2 s per order (slow: 30 s); limits off (the client's limiter is tested
     elsewhere); a hung checkout hangs 5 s, far past the 0.3 s client deadline."""
-    return SimulatorConfig(latency=2.0, slow_seconds=30.0, limits_enabled=False,
-                           clock=clocks.sim, timeout_hang_seconds=5.0,
-                           scenario_retry_after_seconds=2)
+    return SimulatorConfig(
+        latency=2.0,
+        slow_seconds=30.0,
+        limits_enabled=False,
+        clock=clocks.sim,
+        timeout_hang_seconds=5.0,
+        scenario_retry_after_seconds=2,
+    )
 
 
 @pytest.fixture
@@ -86,8 +91,12 @@ def sim(sim_app: Any) -> Simulator:
 async def vendor(sim_app: Any) -> AsyncIterator[BambooClient]:
     transport = TimeoutTransport(httpx.ASGITransport(app=sim_app), timeout=0.3)
     client = BambooClient(
-        SIM_URL, "steller-sandbox", "sandbox-secret", transport=transport,
-        limits=BambooLimits(enabled=False), max_wait=0.1,
+        SIM_URL,
+        "steller-sandbox",
+        "sandbox-secret",
+        transport=transport,
+        limits=BambooLimits(enabled=False),
+        max_wait=0.1,
         retry=RetryPolicy(attempts=3, total_seconds=5.0, backoff_initial=0.01, backoff_max=0.02),
     )
     async with client:
@@ -100,11 +109,17 @@ def job_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def make_worker(database: Database, job_settings: Settings, clocks: Clocks,
-                vendor: BambooClient) -> Callable[..., Worker]:
+def make_worker(
+    database: Database, job_settings: Settings, clocks: Clocks, vendor: BambooClient
+) -> Callable[..., Worker]:
     def make(**kwargs: Any) -> Worker:
-        options: dict[str, Any] = {"worker_id": f"w-{secrets.token_hex(3)}", "vendor": vendor,
-                                   "clock": clocks, "concurrency": 4, "poll_interval": 0.05}
+        options: dict[str, Any] = {
+            "worker_id": f"w-{secrets.token_hex(3)}",
+            "vendor": vendor,
+            "clock": clocks,
+            "concurrency": 4,
+            "poll_interval": 0.05,
+        }
         options.update(kwargs)
         return Worker(database, job_settings, **options)
 
@@ -127,20 +142,32 @@ class Shop:
             await self.factory.product(**row)
         return rows
 
-    async def partner(self, *skus: str, balance: str = "1000.00",
-                      discount: str = "-5") -> Partner:
+    async def partner(self, *skus: str, balance: str = "1000.00", discount: str = "-5") -> Partner:
         await self.products(*skus)
-        partner, _ = await self.factory.partner(balance=balance,
-                                                approve=dict.fromkeys(skus, discount))
+        partner, _ = await self.factory.partner(
+            balance=balance, approve=dict.fromkeys(skus, discount)
+        )
         return partner
 
-    async def order(self, partner: Partner, sku: str, face_value: str, quantity: int = 1,
-                    reference_id: str | None = None) -> Order:
+    async def order(
+        self,
+        partner: Partner,
+        sku: str,
+        face_value: str,
+        quantity: int = 1,
+        reference_id: str | None = None,
+    ) -> Order:
         order, created = await orders.place_order(
-            self.database, partner=partner, sku=sku, face_value=Decimal(face_value),
-            quantity=quantity, reference_id=reference_id or secrets.token_hex(8),
-            request_hash=secrets.token_hex(8), actor=f"partner:{partner.id}",
-            order_fee=self.settings.order_fee, now=self.clocks(),
+            self.database,
+            partner=partner,
+            sku=sku,
+            face_value=Decimal(face_value),
+            quantity=quantity,
+            reference_id=reference_id or secrets.token_hex(8),
+            request_hash=secrets.token_hex(8),
+            actor=f"partner:{partner.id}",
+            order_fee=self.settings.order_fee,
+            now=self.clocks(),
         )
         assert created
         return order
@@ -151,11 +178,21 @@ class Shop:
 
     async def job(self, order_id: str) -> Any:
         async with self.database.read() as conn:
-            return (await conn.execute(select(jobs_table).where(
-                jobs_table.c.dedupe_key == f"fulfilment:{order_id}"))).mappings().one()
+            return (
+                (
+                    await conn.execute(
+                        select(jobs_table).where(
+                            jobs_table.c.dedupe_key == f"fulfilment:{order_id}"
+                        )
+                    )
+                )
+                .mappings()
+                .one()
+            )
 
 
 @pytest.fixture
-def shop(database: Database, job_settings: Settings, sim: Simulator, clocks: Clocks,
-         factory: Any) -> Shop:
+def shop(
+    database: Database, job_settings: Settings, sim: Simulator, clocks: Clocks, factory: Any
+) -> Shop:
     return Shop(database, job_settings, sim, clocks, factory)

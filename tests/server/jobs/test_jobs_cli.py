@@ -35,7 +35,9 @@ def test_migrate_creates_every_table_in_a_fresh_sqlite_file(
 
 @pytest.mark.parametrize("command", [["serve"], ["worker"], ["migrate"], ["sandbox"]])
 def test_live_mode_without_a_secret_refuses_to_start(
-    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("STELLER_MODE", "live")
@@ -45,8 +47,11 @@ def test_live_mode_without_a_secret_refuses_to_start(
     assert cli.main(command) == 2
 
     err = capsys.readouterr().err
-    expected = ("sandbox mode cannot run with STELLER_MODE=live" if command == ["sandbox"]
-                else "refusing to start in live mode without STELLER_SECRET_KEY")
+    expected = (
+        "sandbox mode cannot run with STELLER_MODE=live"
+        if command == ["sandbox"]
+        else "refusing to start in live mode without STELLER_SECRET_KEY"
+    )
     assert err.strip() == f"error: {expected}"
     assert not (tmp_path / "x.sqlite3").exists()
 
@@ -60,8 +65,11 @@ def test_worker_processes_need_postgresql_and_a_vendor(
     assert "separate worker processes need PostgreSQL" in capsys.readouterr().err
 
     monkeypatch.setenv("STELLER_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
-    for name in ("STELLER_BAMBOO_BASE_URL", "STELLER_BAMBOO_CLIENT_ID",
-                 "STELLER_BAMBOO_CLIENT_SECRET"):
+    for name in (
+        "STELLER_BAMBOO_BASE_URL",
+        "STELLER_BAMBOO_CLIENT_ID",
+        "STELLER_BAMBOO_CLIENT_SECRET",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert cli.main(["worker"]) == 2
     assert "the vendor is not configured: set STELLER_BAMBOO_BASE_URL" in capsys.readouterr().err
@@ -81,7 +89,8 @@ def test_the_console_script_exits_2_with_the_message(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELLER_")}
     env.update({"STELLER_MODE": "live", "STELLER_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
     script = Path(sys.executable).with_name("steller-server")
-    done = subprocess.run([str(script), "serve"], env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [str(script), "serve"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 2
     assert "error: refusing to start in live mode without STELLER_SECRET_KEY" in done.stderr

@@ -21,8 +21,14 @@ from steller_server.settings import Settings
 pytestmark = pytest.mark.usefixtures("sim")
 
 
-async def settle(worker: Worker, shop, order_id: str, *, step: float = 2.0,  # type: ignore[no-untyped-def]
-                 limit: float = 120.0) -> Order:
+async def settle(
+    worker: Worker,
+    shop,
+    order_id: str,
+    *,
+    step: float = 2.0,  # type: ignore[no-untyped-def]
+    limit: float = 120.0,
+) -> Order:
     """Run the worker; move time in ``step``s until the order is terminal (at most ``limit``)."""
     waited = 0.0
     await worker.run_until_idle()
@@ -39,23 +45,33 @@ async def settle(worker: Worker, shop, order_id: str, *, step: float = 2.0,  # t
 async def money_of(database: Database, order: Order) -> tuple[int, list[tuple[str, int]]]:
     """(wallet balance, [(ledger type, amount)] for the order)."""
     async with database.read() as conn:
-        balance = await conn.scalar(select(wallets.c.balance_minor)
-                                    .where(wallets.c.id == order.wallet_id))
-        rows = (await conn.execute(
-            select(ledger_entries.c.type, ledger_entries.c.amount_minor)
-            .where(ledger_entries.c.order_id == order.id).order_by(ledger_entries.c.wallet_seq)
-        )).all()
+        balance = await conn.scalar(
+            select(wallets.c.balance_minor).where(wallets.c.id == order.wallet_id)
+        )
+        rows = (
+            await conn.execute(
+                select(ledger_entries.c.type, ledger_entries.c.amount_minor)
+                .where(ledger_entries.c.order_id == order.id)
+                .order_by(ledger_entries.c.wallet_seq)
+            )
+        ).all()
     return int(balance or 0), [(r.type, r.amount_minor) for r in rows]
 
 
 async def terminal_events(database: Database, order_id: str) -> list[str]:
     async with database.read() as conn:
-        return list((await conn.execute(
-            select(events.c.type).where(events.c.order_id == order_id))).scalars())
+        return list(
+            (
+                await conn.execute(select(events.c.type).where(events.c.order_id == order_id))
+            ).scalars()
+        )
 
 
 async def test_order_completes_with_encrypted_cards_and_one_vendor_order(
-    shop, make_worker: Callable[..., Worker], sim: Simulator, database: Database,  # type: ignore[no-untyped-def]
+    shop,
+    make_worker: Callable[..., Worker],
+    sim: Simulator,
+    database: Database,  # type: ignore[no-untyped-def]
     job_settings: Settings,
 ) -> None:
     partner = await shop.partner("AMZ-US-50")
@@ -80,10 +96,18 @@ async def test_order_completes_with_encrypted_cards_and_one_vendor_order(
     assert order.reference_id not in {o.request_id for o in sim.orders.values()}
     assert sim.order_count(order.vendor_request_id) == 1
     async with database.read() as conn:
-        stored = (await conn.execute(select(order_cards.c.code_encrypted)
-                                     .where(order_cards.c.order_id == order.id))).scalars().all()
-        cards = await orders.load_cards(conn, order_id=order.id,
-                                        cipher=Cipher(job_settings.effective_secret_key, "cards"))
+        stored = (
+            (
+                await conn.execute(
+                    select(order_cards.c.code_encrypted).where(order_cards.c.order_id == order.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        cards = await orders.load_cards(
+            conn, order_id=order.id, cipher=Cipher(job_settings.effective_secret_key, "cards")
+        )
     sold = {c.card_code for line in vendor_order.lines for c in line.cards if c.sold}
     assert {c.code for c in cards} == sold
     assert all(code not in sold for code in stored), "card codes must be encrypted at rest"
@@ -95,7 +119,11 @@ async def test_order_completes_with_encrypted_cards_and_one_vendor_order(
 
 @pytest.mark.parametrize(("sku", "face"), [("SIM-FAIL-10", "10.00"), ("SIM-US-VAR", "13.13")])
 async def test_vendor_failure_fails_the_order_with_one_full_refund(
-    shop, make_worker: Callable[..., Worker], database: Database, sku: str, face: str,  # type: ignore[no-untyped-def]
+    shop,
+    make_worker: Callable[..., Worker],
+    database: Database,
+    sku: str,
+    face: str,  # type: ignore[no-untyped-def]
 ) -> None:
     partner = await shop.partner(sku)
     order = await shop.order(partner, sku, face, quantity=3)
@@ -113,11 +141,14 @@ async def test_vendor_failure_fails_the_order_with_one_full_refund(
     assert await terminal_events(database, order.id) == ["order.failed"]
 
 
-@pytest.mark.parametrize(("sku", "face"), [("SIM-PARTIAL-10", "10.00"),
-                                           ("SIM-US-VAR", "22.22")])
+@pytest.mark.parametrize(("sku", "face"), [("SIM-PARTIAL-10", "10.00"), ("SIM-US-VAR", "22.22")])
 async def test_partial_delivery_refunds_only_the_unfilled_part(
-    shop, make_worker: Callable[..., Worker], database: Database, job_settings: Settings,  # type: ignore[no-untyped-def]
-    sku: str, face: str,
+    shop,
+    make_worker: Callable[..., Worker],
+    database: Database,
+    job_settings: Settings,  # type: ignore[no-untyped-def]
+    sku: str,
+    face: str,
 ) -> None:
     partner = await shop.partner(sku)
     order = await shop.order(partner, sku, face, quantity=4)
@@ -131,15 +162,19 @@ async def test_partial_delivery_refunds_only_the_unfilled_part(
     assert ledger == [("debit", -done.total_minor), ("refund", 2 * done.unit_price_minor)]
     assert balance == 100_000 - 2 * done.unit_price_minor
     async with database.read() as conn:
-        cards = await orders.load_cards(conn, order_id=order.id,
-                                        cipher=Cipher(job_settings.effective_secret_key, "cards"))
+        cards = await orders.load_cards(
+            conn, order_id=order.id, cipher=Cipher(job_settings.effective_secret_key, "cards")
+        )
     assert len(cards) == 2
     assert await terminal_events(database, order.id) == ["order.partially_completed"]
 
 
 @pytest.mark.parametrize(("sku", "face"), [("SIM-SLOW-10", "10.00"), ("SIM-US-VAR", "33.33")])
 async def test_slow_fulfilment_keeps_polling_then_completes(
-    shop, make_worker: Callable[..., Worker], sku: str, face: str,  # type: ignore[no-untyped-def]
+    shop,
+    make_worker: Callable[..., Worker],
+    sku: str,
+    face: str,  # type: ignore[no-untyped-def]
 ) -> None:
     partner = await shop.partner(sku)
     order = await shop.order(partner, sku, face)
@@ -158,14 +193,24 @@ async def test_slow_fulfilment_keeps_polling_then_completes(
     assert (done.completed_at - order.created_at).total_seconds() >= 30
 
 
-@pytest.mark.parametrize(("sku", "face"), [
-    ("SIM-429-10", "10.00"), ("SIM-US-VAR", "42.90"),      # 429 "wait 2 seconds"
-    ("SIM-503-10", "10.00"), ("SIM-US-VAR", "50.30"),      # first checkout 503
-    ("SIM-TIMEOUT-10", "10.00"), ("SIM-US-VAR", "40.80"),  # created, answer never arrives
-])
+@pytest.mark.parametrize(
+    ("sku", "face"),
+    [
+        ("SIM-429-10", "10.00"),
+        ("SIM-US-VAR", "42.90"),  # 429 "wait 2 seconds"
+        ("SIM-503-10", "10.00"),
+        ("SIM-US-VAR", "50.30"),  # first checkout 503
+        ("SIM-TIMEOUT-10", "10.00"),
+        ("SIM-US-VAR", "40.80"),  # created, answer never arrives
+    ],
+)
 async def test_vendor_rate_limits_errors_and_timeouts_still_complete_once(
-    shop, make_worker: Callable[..., Worker], sim: Simulator, database: Database,  # type: ignore[no-untyped-def]
-    sku: str, face: str,
+    shop,
+    make_worker: Callable[..., Worker],
+    sim: Simulator,
+    database: Database,  # type: ignore[no-untyped-def]
+    sku: str,
+    face: str,
 ) -> None:
     partner = await shop.partner(sku)
     order = await shop.order(partner, sku, face)
@@ -180,7 +225,10 @@ async def test_vendor_rate_limits_errors_and_timeouts_still_complete_once(
 
 
 async def test_vendor_rejection_fails_and_refunds(
-    shop, make_worker: Callable[..., Worker], database: Database, sim: Simulator,  # type: ignore[no-untyped-def]
+    shop,
+    make_worker: Callable[..., Worker],
+    database: Database,
+    sim: Simulator,  # type: ignore[no-untyped-def]
 ) -> None:
     partner = await shop.partner("SIM-US-VAR")
     order = await shop.order(partner, "SIM-US-VAR", "44.44")  # out of stock at the vendor
@@ -195,7 +243,10 @@ async def test_vendor_rejection_fails_and_refunds(
 
 
 async def test_rerunning_a_finished_job_changes_nothing(
-    shop, make_worker: Callable[..., Worker], database: Database, sim: Simulator,  # type: ignore[no-untyped-def]
+    shop,
+    make_worker: Callable[..., Worker],
+    database: Database,
+    sim: Simulator,  # type: ignore[no-untyped-def]
 ) -> None:
     """At-least-once delivery: a job that runs again after the order finished is a no-op."""
     from steller_server.jobs import fulfilment
@@ -216,13 +267,19 @@ async def test_rerunning_a_finished_job_changes_nothing(
     assert (after.status, after.refunded_minor) == (done.status, done.refunded_minor)
     assert sim.order_count(order.vendor_request_id) == 1
     async with database.read() as conn:
-        refunds = await conn.scalar(select(func.count()).select_from(ledger_entries).where(
-            ledger_entries.c.order_id == order.id, ledger_entries.c.type == "refund"))
+        refunds = await conn.scalar(
+            select(func.count())
+            .select_from(ledger_entries)
+            .where(ledger_entries.c.order_id == order.id, ledger_entries.c.type == "refund")
+        )
     assert refunds == 1
 
 
 async def test_resubmitting_after_a_lost_answer_fetches_the_existing_vendor_order(
-    shop, make_worker: Callable[..., Worker], sim: Simulator, vendor,  # type: ignore[no-untyped-def]
+    shop,
+    make_worker: Callable[..., Worker],
+    sim: Simulator,
+    vendor,  # type: ignore[no-untyped-def]
 ) -> None:
     """A crash after Bamboo accepted the checkout but before we recorded it: the next run
     submits the same RequestId, Bamboo answers OrderAlreadyExists, the client fetches it."""
@@ -231,8 +288,9 @@ async def test_resubmitting_after_a_lost_answer_fetches_the_existing_vendor_orde
     from steller_server.vendor import OrderLine
 
     product = sim.catalog.by_sku["AMZ-US-25"]
-    await vendor.place_order(order.vendor_request_id, account_id=1001,
-                             lines=[OrderLine(product.id, 1, Decimal(25))])  # "the lost answer"
+    await vendor.place_order(
+        order.vendor_request_id, account_id=1001, lines=[OrderLine(product.id, 1, Decimal(25))]
+    )  # "the lost answer"
 
     done = await settle(make_worker(), shop, order.id)
 

@@ -28,8 +28,11 @@ from steller_server.domain.models import Partner
 from steller_server.settings import Settings
 from tests.server.api.ops_kit import simulator_product
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres,
-              pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.parametrize("db_backend", ["postgres"], indirect=True),
+]
 
 STELLER_SERVER = Path(sys.executable).with_name("steller-server")
 
@@ -43,42 +46,72 @@ def simulator() -> Iterator[tuple[Simulator, str]]:
 
 def worker_env(settings: Settings, sim_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELLER_")}
-    env.update({
-        "STELLER_DATABASE_URL": settings.database_url, "STELLER_MODE": "sandbox",
-        "STELLER_SECRET_KEY": settings.effective_secret_key, "STELLER_BAMBOO_BASE_URL": sim_url,
-        "STELLER_BAMBOO_CLIENT_ID": "steller-sandbox",
-        "STELLER_BAMBOO_CLIENT_SECRET": "sandbox-secret", "STELLER_BAMBOO_ACCOUNT_ID": "1001",
-    })
+    env.update(
+        {
+            "STELLER_DATABASE_URL": settings.database_url,
+            "STELLER_MODE": "sandbox",
+            "STELLER_SECRET_KEY": settings.effective_secret_key,
+            "STELLER_BAMBOO_BASE_URL": sim_url,
+            "STELLER_BAMBOO_CLIENT_ID": "steller-sandbox",
+            "STELLER_BAMBOO_CLIENT_SECRET": "sandbox-secret",
+            "STELLER_BAMBOO_ACCOUNT_ID": "1001",
+        }
+    )
     return env
 
 
-def start_worker(env: dict[str, str], tmp_path: Path, name: str, concurrency: int = 8,
-                 lease: float = 3.0) -> subprocess.Popen[bytes]:
+def start_worker(
+    env: dict[str, str], tmp_path: Path, name: str, concurrency: int = 8, lease: float = 3.0
+) -> subprocess.Popen[bytes]:
     log = (tmp_path / f"{name}.log").open("wb")
     return subprocess.Popen(
-        [str(STELLER_SERVER), "worker", "--concurrency", str(concurrency),
-         "--poll-interval", "0.05", "--lease", str(lease), "--no-schedule",
-         "--no-vendor-limits"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(STELLER_SERVER),
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--poll-interval",
+            "0.05",
+            "--lease",
+            str(lease),
+            "--no-schedule",
+            "--no-vendor-limits",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
-async def place(database: Database, settings: Settings, partner: Partner, sku: str,
-                n: int) -> list[str]:
+async def place(
+    database: Database, settings: Settings, partner: Partner, sku: str, n: int
+) -> list[str]:
     ids = []
     for _ in range(n):
         order, _ = await orders_domain.place_order(
-            database, partner=partner, sku=sku, face_value=Decimal("10.00"), quantity=1,
-            reference_id=secrets.token_hex(8), request_hash="h", actor="partner:test",
-            order_fee=settings.order_fee)
+            database,
+            partner=partner,
+            sku=sku,
+            face_value=Decimal("10.00"),
+            quantity=1,
+            reference_id=secrets.token_hex(8),
+            request_hash="h",
+            actor="partner:test",
+            order_fee=settings.order_fee,
+        )
         ids.append(order.id)
     return ids
 
 
 async def statuses(database: Database, ids: list[str]) -> dict[str, tuple[str, str | None]]:
     async with database.read() as conn:
-        rows = (await conn.execute(select(orders.c.id, orders.c.status, orders.c.vendor_status)
-                                   .where(orders.c.id.in_(ids)))).all()
+        rows = (
+            await conn.execute(
+                select(orders.c.id, orders.c.status, orders.c.vendor_status).where(
+                    orders.c.id.in_(ids)
+                )
+            )
+        ).all()
     return {r.id: (r.status, r.vendor_status) for r in rows}
 
 
@@ -86,8 +119,9 @@ def read_logs(tmp_path: Path, pattern: str) -> list[str]:
     return [p.read_text() for p in sorted(tmp_path.glob(pattern))]
 
 
-async def wait_until(check: Any, within: float, procs: list[subprocess.Popen[bytes]],
-                     tmp_path: Path) -> None:
+async def wait_until(
+    check: Any, within: float, procs: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
     try:
         async with asyncio.timeout(within):
             while not await check():
@@ -101,15 +135,29 @@ async def wait_until(check: Any, within: float, procs: list[subprocess.Popen[byt
 async def assert_completed_once(database: Database, sim: Simulator, ids: list[str]) -> None:
     async with database.read() as conn:
         rows = (await conn.execute(select(orders).where(orders.c.id.in_(ids)))).mappings().all()
-        debits = dict((await conn.execute(
-            select(ledger_entries.c.order_id, func.count()).where(
-                ledger_entries.c.order_id.in_(ids), ledger_entries.c.type == "debit")
-            .group_by(ledger_entries.c.order_id))).all())
-        refunds = await conn.scalar(select(func.count()).select_from(ledger_entries).where(
-            ledger_entries.c.order_id.in_(ids), ledger_entries.c.type == "refund"))
-        terminal = dict((await conn.execute(
-            select(events.c.order_id, func.count()).where(events.c.order_id.in_(ids))
-            .group_by(events.c.order_id))).all())
+        debits = dict(
+            (
+                await conn.execute(
+                    select(ledger_entries.c.order_id, func.count())
+                    .where(ledger_entries.c.order_id.in_(ids), ledger_entries.c.type == "debit")
+                    .group_by(ledger_entries.c.order_id)
+                )
+            ).all()
+        )
+        refunds = await conn.scalar(
+            select(func.count())
+            .select_from(ledger_entries)
+            .where(ledger_entries.c.order_id.in_(ids), ledger_entries.c.type == "refund")
+        )
+        terminal = dict(
+            (
+                await conn.execute(
+                    select(events.c.order_id, func.count())
+                    .where(events.c.order_id.in_(ids))
+                    .group_by(events.c.order_id)
+                )
+            ).all()
+        )
     assert {r["status"] for r in rows} == {"completed"}
     assert all(debits[i] == 1 for i in ids)
     assert refunds == 0
@@ -118,7 +166,10 @@ async def assert_completed_once(database: Database, sim: Simulator, ids: list[st
 
 
 async def test_a_worker_killed_mid_fulfilment_resumes_without_a_second_vendor_order(
-    database: Database, settings: Settings, factory: Any, simulator: tuple[Simulator, str],
+    database: Database,
+    settings: Settings,
+    factory: Any,
+    simulator: tuple[Simulator, str],
     tmp_path: Path,
 ) -> None:
     sim, url = simulator
@@ -129,6 +180,7 @@ async def test_a_worker_killed_mid_fulfilment_resumes_without_a_second_vendor_or
 
     first = start_worker(env, tmp_path, "first")
     try:
+
         async def submitted() -> bool:  # Bamboo has them all, none is finished yet
             return all(v is not None for _, v in (await statuses(database, ids)).values())
 
@@ -144,6 +196,7 @@ async def test_a_worker_killed_mid_fulfilment_resumes_without_a_second_vendor_or
 
     second = start_worker(env, tmp_path, "second")
     try:
+
         async def finished() -> bool:
             return {s for s, _ in (await statuses(database, ids)).values()} == {"completed"}
 
@@ -157,7 +210,10 @@ async def test_a_worker_killed_mid_fulfilment_resumes_without_a_second_vendor_or
 
 
 async def test_three_worker_processes_drain_300_orders_each_exactly_once(
-    database: Database, settings: Settings, factory: Any, simulator: tuple[Simulator, str],
+    database: Database,
+    settings: Settings,
+    factory: Any,
+    simulator: tuple[Simulator, str],
     tmp_path: Path,
 ) -> None:
     sim, url = simulator
@@ -168,10 +224,14 @@ async def test_three_worker_processes_drain_300_orders_each_exactly_once(
 
     procs = [start_worker(env, tmp_path, f"w{i}", concurrency=6, lease=15.0) for i in range(3)]
     try:
+
         async def drained() -> bool:
             async with database.read() as conn:
-                left = await conn.scalar(select(func.count()).select_from(orders).where(
-                    orders.c.id.in_(ids), orders.c.status == "processing"))
+                left = await conn.scalar(
+                    select(func.count())
+                    .select_from(orders)
+                    .where(orders.c.id.in_(ids), orders.c.status == "processing")
+                )
             return left == 0
 
         await wait_until(drained, 120, procs, tmp_path)
@@ -183,8 +243,15 @@ async def test_three_worker_processes_drain_300_orders_each_exactly_once(
     await assert_completed_once(database, sim, ids)
     assert len(sim.orders) == 300
     async with database.read() as conn:  # each job claimed once: none ran twice
-        claims = (await conn.execute(select(jobs_table.c.attempts).where(
-            jobs_table.c.kind == "fulfilment"))).scalars().all()
+        claims = (
+            (
+                await conn.execute(
+                    select(jobs_table.c.attempts).where(jobs_table.c.kind == "fulfilment")
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(set(claims)) == [1]
     assert len(claims) == 300
     logs = read_logs(tmp_path, "w*.log")

@@ -34,12 +34,16 @@ from tests.server.api.admin_kit import cheap_password_hashing
 __all__ = ["cheap_password_hashing"]  # autouse fixture: argon2 at minimal cost in these tests
 
 
-def make_sandbox(settings: Settings, database: Database, contract: Contract,
-                 **kwargs: Any) -> Sandbox:
+def make_sandbox(
+    settings: Settings, database: Database, contract: Contract, **kwargs: Any
+) -> Sandbox:
     return build_sandbox(
-        settings, database=database, contract=contract,
+        settings,
+        database=database,
+        contract=contract,
         simulator_config=SimulatorConfig(latency=0.2, limits_enabled=False, tick_interval=0.02),
-        worker_poll_interval=0.02, vendor_options={"limits": BambooLimits(enabled=False)},
+        worker_poll_interval=0.02,
+        vendor_options={"limits": BambooLimits(enabled=False)},
         **kwargs,
     )
 
@@ -75,36 +79,46 @@ async def test_sandbox_signup_fund_order_complete_and_trail(
             partner_id = r.json()["partner"]["id"]
             api_key = r.json()["apiKey"]["key"]
         else:
-            result = await partners_domain.signup(database, name="Shop", email=email,
-                                                  settings=sandbox.settings)
+            result = await partners_domain.signup(
+                database, name="Shop", email=email, settings=sandbox.settings
+            )
             partner_id, api_key = result.partner.id, result.api_key.raw
 
         # 2. An admin funds the wallet with 250.00.
         admin_email = demo.admin_email
         if has_route(sandbox, "adminCreditPartnerWallet") and has_route(sandbox, "adminLogin"):
-            r = await client.post("/api/admin/login", json={"email": admin_email,
-                                                            "password": demo.admin_password})
+            r = await client.post(
+                "/api/admin/login", json={"email": admin_email, "password": demo.admin_password}
+            )
             assert r.status_code == 200, r.text
             token = r.json()["token"]
-            r = await client.post(f"/api/admin/partners/{partner_id}/wallet/credit",
-                                  headers={"Authorization": f"Bearer {token}"},
-                                  json={"amount": "250.00", "reason": "Onboarding"})
+            r = await client.post(
+                f"/api/admin/partners/{partner_id}/wallet/credit",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"amount": "250.00", "reason": "Onboarding"},
+            )
             assert r.status_code in (200, 201), r.text
         else:
-            login = await admins.login(database, email=admin_email,
-                                       password=demo.admin_password or "",
-                                       secret_key=sandbox.settings.effective_secret_key,
-                                       ttl=timedelta(hours=1))
+            login = await admins.login(
+                database,
+                email=admin_email,
+                password=demo.admin_password or "",
+                secret_key=sandbox.settings.effective_secret_key,
+                ttl=timedelta(hours=1),
+            )
             assert login is not None
-            await wallets_domain.admin_credit(database, partner_id=partner_id,
-                                              amount_minor=25_000, reason="Onboarding",
-                                              actor=f"admin:{login.user.id}")
+            await wallets_domain.admin_credit(
+                database,
+                partner_id=partner_id,
+                amount_minor=25_000,
+                reason="Onboarding",
+                actor=f"admin:{login.user.id}",
+            )
 
         # 3. The partner reads its catalog: AMZ-US-50 is there.
         headers = {"x-api-key": api_key}
         if has_route(sandbox, "getCatalog"):
-            r = await client.get("/api/brand/getCatalog", headers=headers,
-                                 params={"limit": 200})
+            r = await client.get("/api/brand/getCatalog", headers=headers, params={"limit": 200})
             assert r.status_code == 200, r.text
             skus: set[str] = set()
             page = r.json()
@@ -112,9 +126,13 @@ async def test_sandbox_signup_fund_order_complete_and_trail(
                 skus |= {p["sku"] for p in page["data"]}
                 if not page["nextCursor"]:
                     break
-                page = (await client.get("/api/brand/getCatalog", headers=headers,
-                                         params={"limit": 200,
-                                                 "cursor": page["nextCursor"]})).json()
+                page = (
+                    await client.get(
+                        "/api/brand/getCatalog",
+                        headers=headers,
+                        params={"limit": 200, "cursor": page["nextCursor"]},
+                    )
+                ).json()
         else:
             async with database.read() as conn:
                 skus = {a.sku for a in await partners_catalog(conn, partner_id)}
@@ -123,27 +141,46 @@ async def test_sandbox_signup_fund_order_complete_and_trail(
         # 4. Quote, then order two Amazon US 50 cards.
         async with database.read() as conn:
             partner = await partners_domain.get_partner(conn, partner_id=partner_id)
-            quote = await orders.quote(conn, partner=partner, sku="AMZ-US-50",
-                                       face_value=Decimal("50.00"), quantity=2,
-                                       order_fee=sandbox.settings.order_fee)
-            before = await conn.scalar(select(wallets.c.balance_minor)
-                                       .where(wallets.c.partner_id == partner_id))
+            quote = await orders.quote(
+                conn,
+                partner=partner,
+                sku="AMZ-US-50",
+                face_value=Decimal("50.00"),
+                quantity=2,
+                order_fee=sandbox.settings.order_fee,
+            )
+            before = await conn.scalar(
+                select(wallets.c.balance_minor).where(wallets.c.partner_id == partner_id)
+            )
         assert before == 125_000  # 1000.00 trial + 250.00 funding
         if has_route(sandbox, "createOrder"):
-            r = await client.post("/api/orders", headers=headers, json={
-                "sku": "AMZ-US-50", "faceValue": "50.00", "quantity": 2,
-                "referenceId": "first-order"})
+            r = await client.post(
+                "/api/orders",
+                headers=headers,
+                json={
+                    "sku": "AMZ-US-50",
+                    "faceValue": "50.00",
+                    "quantity": 2,
+                    "referenceId": "first-order",
+                },
+            )
             assert r.status_code == 202, r.text
             assert r.json()["status"] == "processing"
             order_id = r.json()["id"]
         else:
             order, _ = await orders.place_order(
-                database, partner=partner, sku="AMZ-US-50", face_value=Decimal("50.00"),
-                quantity=2, reference_id="first-order",
-                request_hash=orders.order_request_hash(sku="AMZ-US-50",
-                                                       face_value=Decimal("50.00"), quantity=2,
-                                                       expected_total=None),
-                actor=f"partner:{partner_id}", order_fee=sandbox.settings.order_fee)
+                database,
+                partner=partner,
+                sku="AMZ-US-50",
+                face_value=Decimal("50.00"),
+                quantity=2,
+                reference_id="first-order",
+                request_hash=orders.order_request_hash(
+                    sku="AMZ-US-50", face_value=Decimal("50.00"), quantity=2, expected_total=None
+                ),
+                actor=f"partner:{partner_id}",
+                order_fee=sandbox.settings.order_fee,
+            )
             order_id = order.id
 
         # 5. The in-process worker fulfils it through the simulator.
@@ -156,11 +193,14 @@ async def test_sandbox_signup_fund_order_complete_and_trail(
             cipher = Cipher(sandbox.settings.effective_secret_key, "cards")
             done: Order = await orders.get_order(conn, order_id=order_id, cipher=cipher)
             trail = await orders.order_trail(conn, order_id=order_id)
-            balance = await conn.scalar(select(wallets.c.balance_minor)
-                                        .where(wallets.c.partner_id == partner_id))
+            balance = await conn.scalar(
+                select(wallets.c.balance_minor).where(wallets.c.partner_id == partner_id)
+            )
             ledger_sum = await conn.scalar(
-                select(func.sum(ledger_entries.c.amount_minor))
-                .where(ledger_entries.c.partner_id == partner_id))
+                select(func.sum(ledger_entries.c.amount_minor)).where(
+                    ledger_entries.c.partner_id == partner_id
+                )
+            )
         assert done.status == "completed"
         assert done.cards is not None
         assert len(done.cards) == 2
@@ -199,8 +239,9 @@ async def test_sandbox_restart_keeps_the_same_demo_data_and_key(
         assert not second.demo.admin_created
 
     async with database.read() as conn:
-        found = await keys.authenticate(conn, raw_key=key,
-                                        secret_key=second.settings.effective_secret_key)
+        found = await keys.authenticate(
+            conn, raw_key=key, secret_key=second.settings.effective_secret_key
+        )
         demo_partners = await conn.scalar(select(func.count()).select_from(partners))
         demo_keys = await conn.scalar(select(func.count()).select_from(api_keys))
     assert found is not None
@@ -214,17 +255,27 @@ async def test_sandbox_vendor_callback_reaches_the_api_and_wakes_the_worker(
     """The simulator posts its order callback to our notification route (in process); with a
     long poll interval, only the callback can get the order finished quickly."""
     sandbox = build_sandbox(
-        settings, database=database, contract=contract,
+        settings,
+        database=database,
+        contract=contract,
         simulator_config=SimulatorConfig(latency=1.0, limits_enabled=False, tick_interval=0.02),
-        worker_poll_interval=30.0, vendor_options={"limits": BambooLimits(enabled=False)},
+        worker_poll_interval=30.0,
+        vendor_options={"limits": BambooLimits(enabled=False)},
     )
     async with running(sandbox):
         assert sandbox.demo is not None
         partner = sandbox.demo.partner
         order, _ = await orders.place_order(
-            database, partner=partner, sku="SIM-OK-10", face_value=Decimal("10.00"),
-            quantity=1, reference_id="cb-1", request_hash="h", actor="partner:x",
-            order_fee=sandbox.settings.order_fee)
+            database,
+            partner=partner,
+            sku="SIM-OK-10",
+            face_value=Decimal("10.00"),
+            quantity=1,
+            reference_id="cb-1",
+            request_hash="h",
+            actor="partner:x",
+            order_fee=sandbox.settings.order_fee,
+        )
         assert sandbox.worker is not None
         sandbox.worker.wake()
 
@@ -234,16 +285,20 @@ async def test_sandbox_vendor_callback_reaches_the_api_and_wakes_the_worker(
 
         await eventually(completed, within=10.0)
         log = sandbox.simulator.callback_log
-        assert any(entry["status_code"] == 204 and entry["body"]["requestId"]
-                   == order.vendor_request_id for entry in log), log
+        assert any(
+            entry["status_code"] == 204 and entry["body"]["requestId"] == order.vendor_request_id
+            for entry in log
+        ), log
 
 
-async def test_signup_in_sandbox_can_order_at_once(settings: Settings, database: Database,
-                                                   contract: Contract) -> None:
+async def test_signup_in_sandbox_can_order_at_once(
+    settings: Settings, database: Database, contract: Contract
+) -> None:
     sandbox = make_sandbox(settings, database, contract, in_process_worker=False)
     async with running(sandbox):
-        result = await partners_domain.signup(database, name="Quick", email="quick@example.com",
-                                              settings=sandbox.settings)
+        result = await partners_domain.signup(
+            database, name="Quick", email="quick@example.com", settings=sandbox.settings
+        )
         async with database.read() as conn:
             approvals = await partners_catalog(conn, result.partner.id)
         assert len(approvals) > 100

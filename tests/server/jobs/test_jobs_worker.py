@@ -73,8 +73,10 @@ def handlers(monkeypatch: pytest.MonkeyPatch) -> Handlers:
 
 
 def worker_for(database: Database, settings: Settings, **kwargs: Any) -> Worker:
-    options: dict[str, Any] = {"kinds": ["t_ok", "t_boom", "t_block", "t_missing"],
-                               "poll_interval": 0.05}
+    options: dict[str, Any] = {
+        "kinds": ["t_ok", "t_boom", "t_block", "t_missing"],
+        "poll_interval": 0.05,
+    }
     options.update(kwargs)
     return Worker(database, settings, **options)
 
@@ -86,8 +88,11 @@ async def enqueue(database: Database, kind: str, n: int = 1) -> list[int]:
 
 async def job_row(database: Database, job_id: int) -> Any:
     async with database.read() as conn:
-        return (await conn.execute(select(jobs_table).where(jobs_table.c.id == job_id))
-                ).mappings().one()
+        return (
+            (await conn.execute(select(jobs_table).where(jobs_table.c.id == job_id)))
+            .mappings()
+            .one()
+        )
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
@@ -117,8 +122,10 @@ async def test_outcomes_map_to_queue_states(
     later_at = utcnow() + timedelta(minutes=5)
     [done_id, retry_id, giveup_id, later_id] = await enqueue(database, "t_ok", 4)
     outcomes: dict[int, Outcome] = {
-        done_id: Done(), retry_id: Retry("vendor said no"),
-        giveup_id: Retry("hopeless", retry=False), later_id: Later(later_at, {"polls": 1}),
+        done_id: Done(),
+        retry_id: Retry("vendor said no"),
+        giveup_id: Retry("hopeless", retry=False),
+        later_id: Later(later_at, {"polls": 1}),
     }
     handlers.outcome = lambda job: outcomes[job.id]
     [boom_id] = await enqueue(database, "t_boom")
@@ -126,7 +133,8 @@ async def test_outcomes_map_to_queue_states(
     await worker_for(database, settings).run_until_idle()
 
     done, retry, giveup, later, boom = [
-        await job_row(database, i) for i in (done_id, retry_id, giveup_id, later_id, boom_id)]
+        await job_row(database, i) for i in (done_id, retry_id, giveup_id, later_id, boom_id)
+    ]
     assert done["status"] == "done"
     assert (retry["status"], retry["last_error"]) == ("pending", "vendor said no")
     assert retry["run_at"] > utcnow()
@@ -184,8 +192,11 @@ async def test_a_lost_lease_cancels_the_handler_and_leaves_the_job_to_its_new_ow
     task = asyncio.create_task(worker.run_forever())
     await asyncio.wait_for(handlers.started.wait(), 10)
     async with database.write() as conn:  # as if the lease expired and "other" claimed it
-        await conn.execute(update(jobs_table).where(jobs_table.c.id == job_id)
-                           .values(locked_by="other", locked_until=utcnow() + timedelta(hours=1)))
+        await conn.execute(
+            update(jobs_table)
+            .where(jobs_table.c.id == job_id)
+            .values(locked_by="other", locked_until=utcnow() + timedelta(hours=1))
+        )
 
     async def noticed() -> bool:
         return worker.stats["lost"] == 1
@@ -225,8 +236,11 @@ async def test_run_forever_picks_up_new_work_when_woken(
 
     async def all_done() -> bool:
         async with database.read() as conn:
-            statuses = (await conn.execute(select(jobs_table.c.status)
-                                           .where(jobs_table.c.id.in_(ids)))).scalars().all()
+            statuses = (
+                (await conn.execute(select(jobs_table.c.status).where(jobs_table.c.id.in_(ids))))
+                .scalars()
+                .all()
+            )
         return set(statuses) == {"done"}
 
     await eventually(all_done)
@@ -238,10 +252,12 @@ async def test_a_claim_takes_at_most_the_free_slots(database: Database) -> None:
     """Regression: on PostgreSQL, ``id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`` could be
     re-planned per row and lease every due job, not n of them."""
     await enqueue(database, "t_ok", 300)
-    batches = [await jobs.claim(database, worker_id="w", kinds=["t_ok"], limit=6)
-               for _ in range(3)]
+    batches = [await jobs.claim(database, worker_id="w", kinds=["t_ok"], limit=6) for _ in range(3)]
     assert [len(b) for b in batches] == [6, 6, 6]
     async with database.read() as conn:
-        running = (await conn.execute(select(jobs_table.c.id)
-                                      .where(jobs_table.c.status == "running"))).scalars().all()
+        running = (
+            (await conn.execute(select(jobs_table.c.id).where(jobs_table.c.status == "running")))
+            .scalars()
+            .all()
+        )
     assert len(running) == 18

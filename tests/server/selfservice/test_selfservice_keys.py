@@ -236,3 +236,19 @@ async def test_key_list_pages_with_a_cursor(
     bad = await api.get("/api/partner/keys?cursor=nonsense", headers=mine)
     assert bad.status_code == 400
     assert bad.json()["code"] == "invalid_cursor"
+
+
+async def test_a_retried_rotation_returns_the_same_new_key(
+    api: httpx.AsyncClient, factory, partner_key
+) -> None:
+    """A lost rotate response must not leave the caller with a key it never saw."""
+    partner, _ = await factory.partner(name="Retry Ltd")
+    old = await partner_key(partner)
+    headers = {"x-api-key": old, "Idempotency-Key": "rotate-once"}
+    first = await api.post("/api/partner/keys/rotate", json={}, headers=headers)
+    again = await api.post("/api/partner/keys/rotate", json={}, headers=headers)
+    assert first.status_code == 201, first.text
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json()["key"] == first.json()["key"]
+    listed = await api.get("/api/partner/keys", headers={"x-api-key": old})
+    assert len(listed.json()["data"]) == 2  # the old key (in its grace period) and one new key

@@ -34,13 +34,15 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-async def worker(database: Database, settings: Settings,
-                 clock: api_fixtures.TestClock) -> AsyncIterator[Worker]:
+async def worker(
+    database: Database, settings: Settings, clock: api_fixtures.TestClock
+) -> AsyncIterator[Worker]:
     """A webhook-only worker on the test clock: `await worker.run_until_idle()` delivers every
     due event; move the clock to make retries due. Short timeout so hang tests stay fast."""
     extras: dict[str, object] = {CONFIG_KEY: DeliveryConfig(timeout=2.0)}
-    runner = Worker(database, settings, kinds=[jobs.WEBHOOK_DELIVERY], clock=clock,
-                    concurrency=4, extras=extras)
+    runner = Worker(
+        database, settings, kinds=[jobs.WEBHOOK_DELIVERY], clock=clock, concurrency=4, extras=extras
+    )
     try:
         yield runner
     finally:

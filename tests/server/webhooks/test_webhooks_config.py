@@ -44,7 +44,11 @@ async def live_api(settings, database, clock):
 
 
 async def test_create_shows_the_secret_once_then_replaces_without_it(
-    api: httpx.AsyncClient, factory, partner_key, database, public_dns,
+    api: httpx.AsyncClient,
+    factory,
+    partner_key,
+    database,
+    public_dns,
 ) -> None:
     partner, _ = await factory.partner()
     headers = {"x-api-key": await partner_key(partner)}
@@ -66,9 +70,11 @@ async def test_create_shows_the_secret_once_then_replaces_without_it(
     assert "secret" not in shown.json()
     assert shown.json()["url"] == URL
 
-    replaced = await api.put("/api/partner/webhook",
-                             json={"url": URL, "enabled": False, "eventTypes": ["order.failed"]},
-                             headers=headers)
+    replaced = await api.put(
+        "/api/partner/webhook",
+        json={"url": URL, "enabled": False, "eventTypes": ["order.failed"]},
+        headers=headers,
+    )
     assert_conforms(replaced, "putWebhookEndpoint")
     assert replaced.status_code == 200
     assert "secret" not in replaced.json()
@@ -86,7 +92,11 @@ async def test_create_shows_the_secret_once_then_replaces_without_it(
 
 
 async def test_rotate_and_test_need_an_endpoint_and_a_developer_key(
-    api: httpx.AsyncClient, factory, partner_key, clock, public_dns,
+    api: httpx.AsyncClient,
+    factory,
+    partner_key,
+    clock,
+    public_dns,
 ) -> None:
     partner, _ = await factory.partner()
     headers = {"x-api-key": await partner_key(partner)}
@@ -96,9 +106,12 @@ async def test_rotate_and_test_need_an_endpoint_and_a_developer_key(
         assert missing.json()["code"] == "invalid_state"
 
     finance = {"x-api-key": await partner_key(partner, role="finance")}
-    for method, path in (("GET", "/api/partner/webhook"), ("PUT", "/api/partner/webhook"),
-                         ("GET", "/api/partner/webhook/events"),
-                         ("POST", "/api/partner/webhook/test")):
+    for method, path in (
+        ("GET", "/api/partner/webhook"),
+        ("PUT", "/api/partner/webhook"),
+        ("GET", "/api/partner/webhook/events"),
+        ("POST", "/api/partner/webhook/test"),
+    ):
         kwargs = {"json": {"url": URL}} if method == "PUT" else {}
         denied = await api.request(method, path, headers=finance, **kwargs)
         assert denied.status_code == 403
@@ -112,8 +125,9 @@ async def test_rotate_and_test_need_an_endpoint_and_a_developer_key(
     shown = (await api.get("/api/partner/webhook", headers=headers)).json()
     assert shown["secretRotationEndsAt"] == expires
 
-    now_only = await api.post("/api/partner/webhook/rotate-secret",
-                              json={"gracePeriodHours": 0}, headers=headers)
+    now_only = await api.post(
+        "/api/partner/webhook/rotate-secret", json={"gracePeriodHours": 0}, headers=headers
+    )
     assert now_only.status_code == 200
     shown = (await api.get("/api/partner/webhook", headers=headers)).json()
     assert shown["secretRotationEndsAt"] is None
@@ -159,7 +173,10 @@ REFUSED_IN_LIVE = [
 
 
 async def test_live_mode_refuses_non_public_targets(
-    live_api: httpx.AsyncClient, factory, partner_key, public_dns,
+    live_api: httpx.AsyncClient,
+    factory,
+    partner_key,
+    public_dns,
 ) -> None:
     partner, _ = await factory.partner()
     headers = {"x-api-key": await partner_key(partner)}
@@ -173,7 +190,10 @@ async def test_live_mode_refuses_non_public_targets(
 
 
 async def test_live_mode_refuses_a_name_with_any_private_address(
-    live_api: httpx.AsyncClient, factory, partner_key, public_dns,
+    live_api: httpx.AsyncClient,
+    factory,
+    partner_key,
+    public_dns,
 ) -> None:
     partner, _ = await factory.partner()
     headers = {"x-api-key": await partner_key(partner)}

@@ -31,8 +31,9 @@ from tests.server.webhooks.webhook_support import (
 SKU = "AMAZON-US-50"
 
 
-async def _setup(api: httpx.AsyncClient, factory, partner_key, url: str,
-                 **body: object) -> tuple[object, dict[str, str], str]:
+async def _setup(
+    api: httpx.AsyncClient, factory, partner_key, url: str, **body: object
+) -> tuple[object, dict[str, str], str]:
     await factory.product(SKU)
     partner, _wallet = await factory.partner(balance="500.00", approve={SKU: "-5"})
     headers = {"x-api-key": await partner_key(partner)}
@@ -56,7 +57,14 @@ def _verify_both(received, secret: str | list[str], *, now: float) -> dict[str, 
 
 
 async def test_completed_order_is_delivered_once_signed_and_verifiable(
-    api, factory, partner_key, database, settings, clock, worker: Worker, receiver: Receiver,
+    api,
+    factory,
+    partner_key,
+    database,
+    settings,
+    clock,
+    worker: Worker,
+    receiver: Receiver,
 ) -> None:
     partner, _headers, secret = await _setup(api, factory, partner_key, receiver.url())
     order = await place_order(database, settings, partner, now=clock())
@@ -105,18 +113,27 @@ async def test_completed_order_is_delivered_once_signed_and_verifiable(
     assert body["deliveryStatus"] == "delivered"
     assert body["nextAttemptAt"] is None
     assert [(a["statusCode"], a["success"], a["error"]) for a in body["attempts"]] == [
-        (204, True, None)]
+        (204, True, None)
+    ]
     clock.advance(days=4)
     await worker.run_until_idle()
     assert len(receiver.requests) == 1
 
 
 async def test_rotation_signs_with_both_secrets_during_grace_then_only_the_new(
-    api, factory, partner_key, database, settings, clock, worker: Worker, receiver: Receiver,
+    api,
+    factory,
+    partner_key,
+    database,
+    settings,
+    clock,
+    worker: Worker,
+    receiver: Receiver,
 ) -> None:
     _partner, headers, old = await _setup(api, factory, partner_key, receiver.url())
-    rotated = await api.post("/api/partner/webhook/rotate-secret",
-                             json={"gracePeriodHours": 24}, headers=headers)
+    rotated = await api.post(
+        "/api/partner/webhook/rotate-secret", json={"gracePeriodHours": 24}, headers=headers
+    )
     assert_conforms(rotated, "rotateWebhookSecret")
     new = rotated.json()["secret"]
     assert new != old
@@ -145,7 +162,12 @@ async def test_rotation_signs_with_both_secrets_during_grace_then_only_the_new(
 
 
 async def test_failures_are_retried_on_the_schedule_with_the_same_id(
-    api, factory, partner_key, clock, worker: Worker, receiver: Receiver,
+    api,
+    factory,
+    partner_key,
+    clock,
+    worker: Worker,
+    receiver: Receiver,
 ) -> None:
     receiver.plan = [500, 503]
     _partner, headers, secret = await _setup(api, factory, partner_key, receiver.url())
@@ -171,15 +193,19 @@ async def test_failures_are_retried_on_the_schedule_with_the_same_id(
     for r in receiver.requests:
         assert r.body == receiver.requests[0].body  # the same bytes on every retry
     # The test clock is 5 min ahead of real time now: only the SDK verifier takes a `now`.
-    sdk_webhooks.verify(receiver.requests[2].body, receiver.requests[2].headers, secret,
-                        now=clock().timestamp())
+    sdk_webhooks.verify(
+        receiver.requests[2].body, receiver.requests[2].headers, secret, now=clock().timestamp()
+    )
 
     view = await api.get(f"/api/partner/webhook/events/{event_id}", headers=headers)
     assert_conforms(view, "getWebhookEvent")
     body = view.json()
     assert body["deliveryStatus"] == "delivered"
     assert [(a["statusCode"], a["success"], a["error"]) for a in body["attempts"]] == [
-        (500, False, "HTTP 500"), (503, False, "HTTP 503"), (204, True, None)]
+        (500, False, "HTTP 500"),
+        (503, False, "HTTP 503"),
+        (204, True, None),
+    ]
     assert all(a["latencyMs"] >= 0 for a in body["attempts"])
     clock.advance(days=4)
     await worker.run_until_idle()
@@ -187,7 +213,12 @@ async def test_failures_are_retried_on_the_schedule_with_the_same_id(
 
 
 async def test_a_receiver_down_for_the_whole_window_ends_failed_and_can_be_redelivered(
-    api, factory, partner_key, clock, worker: Worker, receiver: Receiver,
+    api,
+    factory,
+    partner_key,
+    clock,
+    worker: Worker,
+    receiver: Receiver,
 ) -> None:
     receiver.default = 500
     _partner, headers, _secret = await _setup(api, factory, partner_key, receiver.url())
@@ -203,8 +234,9 @@ async def test_a_receiver_down_for_the_whole_window_ends_failed_and_can_be_redel
     assert body["deliveryStatus"] == "failed"
     assert body["nextAttemptAt"] is None
     assert len(body["attempts"]) == 10
-    failed = await api.get("/api/partner/webhook/events", params={"status": "failed"},
-                           headers=headers)
+    failed = await api.get(
+        "/api/partner/webhook/events", params={"status": "failed"}, headers=headers
+    )
     assert [e["id"] for e in failed.json()["data"]] == [event_id]
 
     clock.advance(days=1)
@@ -225,7 +257,13 @@ async def test_a_receiver_down_for_the_whole_window_ends_failed_and_can_be_redel
 
 
 async def test_timeouts_redirects_and_refused_connections_are_failed_attempts(
-    api, factory, partner_key, database, clock, worker: Worker, receiver: Receiver,
+    api,
+    factory,
+    partner_key,
+    database,
+    clock,
+    worker: Worker,
+    receiver: Receiver,
 ) -> None:
     worker.context.extras[CONFIG_KEY] = DeliveryConfig(timeout=0.3)
     receiver.plan = [HANG, (302, "/elsewhere")]
@@ -248,23 +286,37 @@ async def test_timeouts_redirects_and_refused_connections_are_failed_attempts(
     body = (await api.get(f"/api/partner/webhook/events/{event_id}", headers=headers)).json()
     attempts = body["attempts"]
     assert [(a["statusCode"], a["success"]) for a in attempts] == [
-        (None, False), (302, False), (None, False)]
+        (None, False),
+        (302, False),
+        (None, False),
+    ]
     assert attempts[0]["error"] == "timeout after 0.3 s"
     assert attempts[0]["latencyMs"] >= 300
     assert attempts[1]["error"] == "HTTP 302 (redirects are not followed)"
     assert attempts[2]["error"].startswith("connection failed")
     async with database.read() as conn:
-        urls = (await conn.execute(select(webhook_attempts.c.url)
-                                   .order_by(webhook_attempts.c.attempted_at))).scalars().all()
+        urls = (
+            (
+                await conn.execute(
+                    select(webhook_attempts.c.url).order_by(webhook_attempts.c.attempted_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert urls[-1] == dead_url
     assert body["deliveryStatus"] == "pending"
 
 
 async def test_an_endpoint_failing_for_days_is_disabled_and_the_partner_can_re_enable_it(
-    api, factory, partner_key, clock, worker: Worker, receiver: Receiver,
+    api,
+    factory,
+    partner_key,
+    clock,
+    worker: Worker,
+    receiver: Receiver,
 ) -> None:
-    worker.context.extras[CONFIG_KEY] = DeliveryConfig(timeout=2.0,
-                                                       disable_after=timedelta(days=5))
+    worker.context.extras[CONFIG_KEY] = DeliveryConfig(timeout=2.0, disable_after=timedelta(days=5))
     receiver.default = 500
     _partner, headers, _secret = await _setup(api, factory, partner_key, receiver.url())
     first = (await api.post("/api/partner/webhook/test", headers=headers)).json()["id"]
@@ -299,30 +351,41 @@ async def test_an_endpoint_failing_for_days_is_disabled_and_the_partner_can_re_e
     assert refused.json()["code"] == "invalid_state"
 
     receiver.default = 204
-    enabled = await api.put("/api/partner/webhook", json={"url": receiver.url(), "enabled": True},
-                            headers=headers)
+    enabled = await api.put(
+        "/api/partner/webhook", json={"url": receiver.url(), "enabled": True}, headers=headers
+    )
     assert_conforms(enabled, "putWebhookEndpoint")
     assert enabled.json()["status"] == "active"
     assert enabled.json()["disabledReason"] is None
-    assert (await api.post(f"/api/partner/webhook/events/{first}/redeliver",
-                           headers=headers)).status_code == 202
+    assert (
+        await api.post(f"/api/partner/webhook/events/{first}/redeliver", headers=headers)
+    ).status_code == 202
     await worker.run_until_idle()
     body = (await api.get(f"/api/partner/webhook/events/{first}", headers=headers)).json()
     assert body["deliveryStatus"] == "delivered"
 
 
 async def test_only_subscribed_types_are_delivered(
-    api, factory, partner_key, database, settings, clock, worker: Worker, receiver: Receiver,
+    api,
+    factory,
+    partner_key,
+    database,
+    settings,
+    clock,
+    worker: Worker,
+    receiver: Receiver,
 ) -> None:
-    partner, headers, _secret = await _setup(api, factory, partner_key, receiver.url(),
-                                             eventTypes=["order.failed"])
+    partner, headers, _secret = await _setup(
+        api, factory, partner_key, receiver.url(), eventTypes=["order.failed"]
+    )
     order = await place_order(database, settings, partner, now=clock())
     await complete(database, settings, order, now=clock())
     await worker.run_until_idle()
     assert receiver.requests == []
     listed = (await api.get("/api/partner/webhook/events", headers=headers)).json()["data"]
     assert [(e["type"], e["deliveryStatus"]) for e in listed] == [
-        ("order.completed", "not_subscribed")]
+        ("order.completed", "not_subscribed")
+    ]
 
     # A test event goes out whatever the types.
     assert (await api.post("/api/partner/webhook/test", headers=headers)).status_code == 202
@@ -331,8 +394,9 @@ async def test_only_subscribed_types_are_delivered(
     assert [json.loads(r.body)["type"] for r in receiver.requests] == ["webhook.test"]
 
     # A partner who switches the endpoint off gets nothing; a test is refused until re-enabled.
-    await api.put("/api/partner/webhook", json={"url": receiver.url(), "enabled": False},
-                  headers=headers)
+    await api.put(
+        "/api/partner/webhook", json={"url": receiver.url(), "enabled": False}, headers=headers
+    )
     order = await place_order(database, settings, partner, now=clock())
     await complete(database, settings, order, now=clock())
     refused = await api.post("/api/partner/webhook/test", headers=headers)

@@ -28,13 +28,23 @@ async def _partner_with_endpoint(api, factory, partner_key, **body):
 
 
 async def test_list_filters_pages_and_keeps_30_days(
-    api: httpx.AsyncClient, factory, partner_key, database: Database, settings, clock,
+    api: httpx.AsyncClient,
+    factory,
+    partner_key,
+    database: Database,
+    settings,
+    clock,
 ) -> None:
     await factory.product(SKU)
     partner, headers = await _partner_with_endpoint(api, factory, partner_key)
     async with database.write() as conn:  # one event from 31 days ago: out of the window
-        await events.record_event(conn, partner_id=partner.id, event_type="webhook.test",
-                                  data={"message": "old"}, now=clock() - timedelta(days=31))
+        await events.record_event(
+            conn,
+            partner_id=partner.id,
+            event_type="webhook.test",
+            data={"message": "old"},
+            now=clock() - timedelta(days=31),
+        )
     order = await place_order(database, settings, partner, now=clock())
     clock.advance(seconds=1)
     await complete(database, settings, order, now=clock())
@@ -52,21 +62,25 @@ async def test_list_filters_pages_and_keeps_30_days(
     assert [e["id"] for e in first.json()["data"]] == [test_id]
     cursor = first.json()["nextCursor"]
     assert cursor
-    second = await api.get("/api/partner/webhook/events", params={"limit": 1, "cursor": cursor},
-                           headers=headers)
+    second = await api.get(
+        "/api/partner/webhook/events", params={"limit": 1, "cursor": cursor}, headers=headers
+    )
     assert [e["type"] for e in second.json()["data"]] == ["order.completed"]
     assert second.json()["nextCursor"] is None
 
-    by_type = await api.get("/api/partner/webhook/events", params={"type": "order.completed"},
-                            headers=headers)
+    by_type = await api.get(
+        "/api/partner/webhook/events", params={"type": "order.completed"}, headers=headers
+    )
     assert [e["type"] for e in by_type.json()["data"]] == ["order.completed"]
-    by_status = await api.get("/api/partner/webhook/events", params={"status": "delivered"},
-                              headers=headers)
+    by_status = await api.get(
+        "/api/partner/webhook/events", params={"status": "delivered"}, headers=headers
+    )
     assert by_status.json()["data"] == []
     window = await api.get(
         "/api/partner/webhook/events",
         params={"from": iso(clock() - timedelta(seconds=1)), "to": iso(clock())},
-        headers=headers)
+        headers=headers,
+    )
     assert [e["type"] for e in window.json()["data"]] == ["order.completed"]
     bad = await api.get("/api/partner/webhook/events", params={"cursor": "nope"}, headers=headers)
     assert bad.status_code == 400
@@ -74,7 +88,10 @@ async def test_list_filters_pages_and_keeps_30_days(
 
 
 async def test_another_partners_events_are_invisible(
-    api: httpx.AsyncClient, factory, partner_key, database: Database,
+    api: httpx.AsyncClient,
+    factory,
+    partner_key,
+    database: Database,
 ) -> None:
     await factory.product(SKU)
     _owner, owner_headers = await _partner_with_endpoint(api, factory, partner_key)
@@ -82,9 +99,12 @@ async def test_another_partners_events_are_invisible(
     event_id = (await api.post("/api/partner/webhook/test", headers=owner_headers)).json()["id"]
 
     assert (await api.get("/api/partner/webhook/events", headers=other_headers)).json()[
-        "data"] == []
-    for method, path in (("GET", f"/api/partner/webhook/events/{event_id}"),
-                         ("POST", f"/api/partner/webhook/events/{event_id}/redeliver")):
+        "data"
+    ] == []
+    for method, path in (
+        ("GET", f"/api/partner/webhook/events/{event_id}"),
+        ("POST", f"/api/partner/webhook/events/{event_id}/redeliver"),
+    ):
         response = await api.request(method, path, headers=other_headers)
         assert response.status_code == 404, path
         assert response.json()["code"] == "not_found"
@@ -97,7 +117,12 @@ async def test_another_partners_events_are_invisible(
 
 
 async def test_admin_retries_an_orders_webhook(
-    api: httpx.AsyncClient, factory, partner_key, admin_token, database: Database, settings,
+    api: httpx.AsyncClient,
+    factory,
+    partner_key,
+    admin_token,
+    database: Database,
+    settings,
     clock,
 ) -> None:
     await factory.product(SKU)
@@ -125,17 +150,26 @@ async def test_admin_retries_an_orders_webhook(
     assert body["data"]["id"] == order.id
     assert body["deliveryStatus"] == "pending"
     async with database.read() as conn:
-        entry = (await conn.execute(select(audit_log).where(
-            audit_log.c.action == "event.redeliver"))).mappings().one()
-        delivery_jobs = (await conn.execute(select(jobs.c.payload).where(
-            jobs.c.kind == "webhook_delivery"))).scalars().all()
+        entry = (
+            (await conn.execute(select(audit_log).where(audit_log.c.action == "event.redeliver")))
+            .mappings()
+            .one()
+        )
+        delivery_jobs = (
+            (await conn.execute(select(jobs.c.payload).where(jobs.c.kind == "webhook_delivery")))
+            .scalars()
+            .all()
+        )
     assert entry["target_id"] == body["id"]
     assert entry["actor"].startswith("admin:")
     assert sum(1 for p in delivery_jobs if p["eventId"] == body["id"]) == 2  # original + retry
 
     # No enabled endpoint: 409.
-    await api.put("/api/partner/webhook", json={"url": URL, "enabled": False},
-                  headers={"x-api-key": await partner_key(partner)})
+    await api.put(
+        "/api/partner/webhook",
+        json={"url": URL, "enabled": False},
+        headers={"x-api-key": await partner_key(partner)},
+    )
     off = await api.post(f"/api/admin/orders/{order.id}/retry-webhook", headers=support)
     assert off.status_code == 409
     assert off.json()["code"] == "invalid_state"

@@ -35,13 +35,19 @@ class PeakGate(EndpointGate):
 async def _endpoint(api: httpx.AsyncClient, factory, partner_key, url: str) -> tuple[str, dict]:
     partner, _ = await factory.partner()
     headers = {"x-api-key": await partner_key(partner)}
-    assert (await api.put("/api/partner/webhook", json={"url": url},
-                          headers=headers)).status_code == 201
+    assert (
+        await api.put("/api/partner/webhook", json={"url": url}, headers=headers)
+    ).status_code == 201
     return partner.id, headers
 
 
 async def test_a_hung_endpoint_takes_one_slot_and_others_are_delivered(
-    api: httpx.AsyncClient, factory, partner_key, database: Database, settings, clock,
+    api: httpx.AsyncClient,
+    factory,
+    partner_key,
+    database: Database,
+    settings,
+    clock,
 ) -> None:
     hung, healthy = Receiver(default=200), Receiver()
     hung.plan = [HANG] * 50
@@ -53,10 +59,18 @@ async def test_a_hung_endpoint_takes_one_slot_and_others_are_delivered(
         for _ in range(6):
             await webhooks.send_test_event(database, partner_id=fast_id, now=clock())
         gate = PeakGate()
-        extras: dict[str, object] = {CONFIG_KEY: DeliveryConfig(timeout=1.0, probe_wait=5.0),
-                                     GATE_KEY: gate}
-        worker = Worker(database, settings, kinds=[jobs.WEBHOOK_DELIVERY], clock=clock,
-                        concurrency=4, extras=extras)
+        extras: dict[str, object] = {
+            CONFIG_KEY: DeliveryConfig(timeout=1.0, probe_wait=5.0),
+            GATE_KEY: gate,
+        }
+        worker = Worker(
+            database,
+            settings,
+            kinds=[jobs.WEBHOOK_DELIVERY],
+            clock=clock,
+            concurrency=4,
+            extras=extras,
+        )
         await worker.run_until_idle()
         await extras[CLIENT_KEY].aclose()  # type: ignore[attr-defined]
 

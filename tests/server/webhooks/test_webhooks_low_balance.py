@@ -16,21 +16,29 @@ SKU = "AMAZON-US-50"  # 50.00 at -5 % → 52.50
 
 async def _low_balance_events(database: Database, partner_id: str, clock) -> list[dict]:
     async with database.read() as conn:
-        page = await webhooks.list_events(conn, partner_id=partner_id,
-                                          event_type="wallet.low_balance", now=clock())
+        page = await webhooks.list_events(
+            conn, partner_id=partner_id, event_type="wallet.low_balance", now=clock()
+        )
     return [v.event.payload for v in reversed(page.data)]
 
 
 async def test_low_balance_fires_once_per_crossing(
-    factory, database: Database, settings, clock,
+    factory,
+    database: Database,
+    settings,
+    clock,
 ) -> None:
     await factory.product(SKU)
-    partner, wallet = await factory.partner(balance="130.00", approve={SKU: "-5"},
-                                            low_balance_threshold="100.00")
+    partner, wallet = await factory.partner(
+        balance="130.00", approve={SKU: "-5"}, low_balance_threshold="100.00"
+    )
     await place_order(database, settings, partner, now=clock())  # 130.00 → 77.50: crosses
     [event] = await _low_balance_events(database, partner.id, clock)
     assert event == {
-        "walletId": wallet.id, "balance": "77.50", "threshold": "100.00", "currency": "USD",
+        "walletId": wallet.id,
+        "balance": "77.50",
+        "threshold": "100.00",
+        "currency": "USD",
         "averageDailySpend": "1.75",  # 52.50 over 30 days
         "projectedRunOutDate": (clock().date() + timedelta(days=44)).isoformat(),
     }
@@ -39,8 +47,14 @@ async def test_low_balance_fires_once_per_crossing(
     await place_order(database, settings, partner, now=clock())  # 77.50 → 25.00: still below
     assert len(await _low_balance_events(database, partner.id, clock)) == 1
 
-    await wallets.admin_credit(database, partner_id=partner.id, amount_minor=20000,
-                               reason="top-up", actor="admin:usr_test", now=clock())  # 225.00
+    await wallets.admin_credit(
+        database,
+        partner_id=partner.id,
+        amount_minor=20000,
+        reason="top-up",
+        actor="admin:usr_test",
+        now=clock(),
+    )  # 225.00
     assert len(await _low_balance_events(database, partner.id, clock)) == 1
     await place_order(database, settings, partner, now=clock())  # 172.50
     await place_order(database, settings, partner, now=clock())  # 120.00
@@ -52,16 +66,26 @@ async def test_low_balance_fires_once_per_crossing(
 
 
 async def test_a_raised_threshold_is_checked_by_the_low_balance_job(
-    factory, database: Database, settings, clock,
+    factory,
+    database: Database,
+    settings,
+    clock,
 ) -> None:
     partner, _wallet = await factory.partner(balance="150.00", low_balance_threshold="100.00")
-    await partners.update_partner(database, partner_id=partner.id, actor="admin:usr_test",
-                                  low_balance_threshold=Decimal("200.00"), now=clock())
+    await partners.update_partner(
+        database,
+        partner_id=partner.id,
+        actor="admin:usr_test",
+        low_balance_threshold=Decimal("200.00"),
+        now=clock(),
+    )
     async with database.write() as conn:
-        await jobs.enqueue(conn, kind=jobs.LOW_BALANCE_CHECK, payload={"partnerId": partner.id},
-                           now=clock())
-        await jobs.enqueue(conn, kind=jobs.LOW_BALANCE_CHECK, payload={"partnerId": partner.id},
-                           now=clock())
+        await jobs.enqueue(
+            conn, kind=jobs.LOW_BALANCE_CHECK, payload={"partnerId": partner.id}, now=clock()
+        )
+        await jobs.enqueue(
+            conn, kind=jobs.LOW_BALANCE_CHECK, payload={"partnerId": partner.id}, now=clock()
+        )
     worker = Worker(database, settings, kinds=[jobs.LOW_BALANCE_CHECK], clock=clock)
     assert await worker.run_until_idle() == 2
     [event] = await _low_balance_events(database, partner.id, clock)  # two checks, one event

@@ -51,8 +51,9 @@ class Receiver:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 with owner._cond:
-                    owner.requests.append(Received(
-                        self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    owner.requests.append(
+                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    )
                     answer = owner.plan.pop(0) if owner.plan else owner.default
                     owner._cond.notify_all()
                 if answer == HANG:
@@ -94,29 +95,44 @@ class Receiver:
         self._server.server_close()
 
 
-async def place_order(database: Database, settings: Settings, partner: Partner,
-                      sku: str = "AMAZON-US-50", face_value: str = "50.00",
-                      quantity: int = 1, reference: str | None = None,
-                      now: datetime | None = None) -> Order:
+async def place_order(
+    database: Database,
+    settings: Settings,
+    partner: Partner,
+    sku: str = "AMAZON-US-50",
+    face_value: str = "50.00",
+    quantity: int = 1,
+    reference: str | None = None,
+    now: datetime | None = None,
+) -> Order:
     order, created = await orders.place_order(
-        database, partner=partner, sku=sku, face_value=Decimal(face_value), quantity=quantity,
+        database,
+        partner=partner,
+        sku=sku,
+        face_value=Decimal(face_value),
+        quantity=quantity,
         reference_id=reference or f"ref-{secrets.token_hex(6)}",
-        request_hash=orders.order_request_hash(sku=sku, face_value=Decimal(face_value),
-                                               quantity=quantity, expected_total=None),
-        actor=f"partner:{partner.id}", order_fee=settings.order_fee, now=now,
+        request_hash=orders.order_request_hash(
+            sku=sku, face_value=Decimal(face_value), quantity=quantity, expected_total=None
+        ),
+        actor=f"partner:{partner.id}",
+        order_fee=settings.order_fee,
+        now=now,
     )
     assert created
     return order
 
 
-async def complete(database: Database, settings: Settings, order: Order,
-                   now: datetime | None = None) -> Order:
+async def complete(
+    database: Database, settings: Settings, order: Order, now: datetime | None = None
+) -> Order:
     """End the order as the fulfilment worker would: every card delivered."""
     cipher = Cipher(settings.effective_secret_key, purpose="cards")
     cards = [Card(serial_number=f"SN{i}", code=f"CODE-{i}") for i in range(order.quantity)]
     async with database.write() as conn:
-        return await orders.complete_order(conn, order_id=order.id, cards=cards, cipher=cipher,
-                                           now=now)
+        return await orders.complete_order(
+            conn, order_id=order.id, cards=cards, cipher=cipher, now=now
+        )
 
 
 @functools.cache
@@ -128,7 +144,9 @@ def schema_errors(value: Any, schema_name: str) -> list[str]:
     """Where ``value`` violates ``#/components/schemas/<schema_name>`` (empty when it conforms)."""
     contract = _contract()
     schema = contract._rebase({"$ref": f"#/components/schemas/{schema_name}"})
-    validator = Draft202012Validator(schema, registry=contract._registry,
-                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-            for e in validator.iter_errors(value)]
+    validator = Draft202012Validator(
+        schema, registry=contract._registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(value)
+    ]

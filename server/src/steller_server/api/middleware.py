@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from steller_server.api import versioning
 from steller_server.api.problems import ProblemError, problem_response
+from steller_server.observability.logging import REQUEST_ID
 
 _REQUEST_ID = re.compile(r"^[\x21-\x7E]{1,128}$")
 
@@ -33,10 +34,13 @@ class RequestContextMiddleware:
         *,
         max_body: int,
         on_request_done: Callable[[dict[str, Any]], None] | None = None,
+        observer: Callable[[Scope, int, float], None] | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body
         self.on_request_done = on_request_done
+        #: Called for every request once answered (metrics + the request log line).
+        self.observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,6 +114,8 @@ class RequestContextMiddleware:
             await reply(
                 "payload_too_large", f"Request bodies are limited to {self.max_body} bytes", {}
             )
+            if self.observer is not None:
+                self.observer(scope, status_holder[0] or 413, time.perf_counter() - started)
             return
 
         received = 0
@@ -127,6 +133,7 @@ class RequestContextMiddleware:
                     )
             return message
 
+        context_token = REQUEST_ID.set(request_id)
         try:
             await self.app(scope, capped_receive, send_wrapper)
         except ProblemError:
@@ -135,6 +142,9 @@ class RequestContextMiddleware:
                     "payload_too_large", f"Request bodies are limited to {self.max_body} bytes", {}
                 )
         finally:
+            REQUEST_ID.reset(context_token)
+            if self.observer is not None:
+                self.observer(scope, status_holder[0] or 500, time.perf_counter() - started)
             if self.on_request_done is not None and "partner_id" in state:
                 self.on_request_done(
                     {

@@ -14,6 +14,7 @@ from steller_server.api.contract import Contract
 from steller_server.api.limits import RateLimiter
 from steller_server.db.engine import Database
 from steller_server.domain.crypto import Cipher
+from steller_server.observability import metrics
 from steller_server.settings import Settings
 
 
@@ -35,6 +36,7 @@ class AppState:
 
     def metrics_rate_limited(self, policy: str) -> None:
         self.rate_limited[policy] = self.rate_limited.get(policy, 0) + 1
+        metrics.rate_limited(policy)
 
     def is_unavailable(self, exc: BaseException) -> bool:
         """True for errors that mean a backing service is down, not that the request was bad."""

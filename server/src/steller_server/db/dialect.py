@@ -22,9 +22,14 @@ def insert_ignore(conn: AsyncConnection, table: Table, index_elements: Sequence[
     return module.insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
 
 
-def upsert(conn: AsyncConnection, table: Table, index_elements: Sequence[str],
-           update_values: dict[str, Any]) -> Any:
+def upsert(
+    conn: AsyncConnection,
+    table: Table,
+    index_elements: Sequence[str],
+    update_values: dict[str, Any],
+) -> Any:
     """``INSERT … ON CONFLICT (index_elements) DO UPDATE SET update_values``."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_update(index_elements=list(index_elements),
-                                                      set_=update_values)
+    return module.insert(table).on_conflict_do_update(
+        index_elements=list(index_elements), set_=update_values
+    )

@@ -53,7 +53,10 @@ def create_engine(
         if max_overflow >= 0:
             pool_size, max_overflow = pool_size + max_overflow, 0
         return create_async_engine(
-            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
             pool_recycle=1800,
         )
     raise ValueError(f"unsupported database URL scheme: {url.split('://')[0]}")

@@ -164,10 +164,18 @@ ledger_entries = Table(
         name="amount_sign",
     ),
 )
-Index("ix_ledger_wallet_created", ledger_entries.c.wallet_id, ledger_entries.c.created_at,
-      ledger_entries.c.id)
-Index("ix_ledger_partner_created", ledger_entries.c.partner_id, ledger_entries.c.created_at,
-      ledger_entries.c.id)
+Index(
+    "ix_ledger_wallet_created",
+    ledger_entries.c.wallet_id,
+    ledger_entries.c.created_at,
+    ledger_entries.c.id,
+)
+Index(
+    "ix_ledger_partner_created",
+    ledger_entries.c.partner_id,
+    ledger_entries.c.created_at,
+    ledger_entries.c.id,
+)
 Index("ix_ledger_order", ledger_entries.c.order_id)
 
 # -- keys and admins ----------------------------------------------------------------------------
@@ -325,9 +333,16 @@ Index("ix_orders_created", orders.c.created_at, orders.c.id)
 Index("ix_orders_status_created", orders.c.status, orders.c.created_at)
 # Covers the usage aggregate (GET /api/partner/usage), UTC day included: an index-only scan per
 # window that reads the day from the index (0002; db/expressions.py).
-Index("ix_orders_partner_usage", orders.c.partner_id, orders.c.created_at,
-      utc_day(orders.c.created_at), orders.c.status, orders.c.sku, orders.c.total_minor,
-      orders.c.refunded_minor)
+Index(
+    "ix_orders_partner_usage",
+    orders.c.partner_id,
+    orders.c.created_at,
+    utc_day(orders.c.created_at),
+    orders.c.status,
+    orders.c.sku,
+    orders.c.total_minor,
+    orders.c.refunded_minor,
+)
 
 order_cards = Table(
     "order_cards",
@@ -479,8 +494,12 @@ request_logs = Table(
     Column("client_ip", String(64)),
     _created(),
 )
-Index("ix_request_logs_partner_created", request_logs.c.partner_id, request_logs.c.created_at,
-      request_logs.c.id)
+Index(
+    "ix_request_logs_partner_created",
+    request_logs.c.partner_id,
+    request_logs.c.created_at,
+    request_logs.c.id,
+)
 Index("ix_request_logs_created", request_logs.c.created_at, request_logs.c.id)
 Index("ix_request_logs_request_id", request_logs.c.request_id)
 
@@ -529,8 +548,7 @@ reconciliation_runs = Table(
     Column("findings", JSON, nullable=False),
     Column("error", Text),
 )
-Index("ix_reconciliation_runs_started", reconciliation_runs.c.started_at,
-      reconciliation_runs.c.id)
+Index("ix_reconciliation_runs_started", reconciliation_runs.c.started_at, reconciliation_runs.c.id)
 
 alerts = Table(
     "alerts",

@@ -34,7 +34,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
     def process_result_value(
-        self, value: datetime | None, dialect: Dialect  # noqa: ARG002 - TypeDecorator API
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002 - TypeDecorator API
     ) -> datetime | None:
         if value is None:
             return None
@@ -73,7 +75,9 @@ class DecimalType(TypeDecorator[Decimal]):
         return value
 
     def process_result_value(
-        self, value: Any, dialect: Dialect  # noqa: ARG002 - TypeDecorator API
+        self,
+        value: Any,
+        dialect: Dialect,  # noqa: ARG002 - TypeDecorator API
     ) -> Decimal | None:
         if value is None:
             return None

@@ -89,10 +89,13 @@ async def record(
     now = now or utcnow()
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
-    last = (await conn.execute(
-        select(audit_log.c.sequence, audit_log.c.hash)
-        .order_by(audit_log.c.sequence.desc()).limit(1)
-    )).one_or_none()
+    last = (
+        await conn.execute(
+            select(audit_log.c.sequence, audit_log.c.hash)
+            .order_by(audit_log.c.sequence.desc())
+            .limit(1)
+        )
+    ).one_or_none()
     entry: dict[str, Any] = {
         "id": new_id("aud"),
         "sequence": (last.sequence + 1) if last else 1,
@@ -127,10 +130,18 @@ async def verify(conn: AsyncConnection, *, now: datetime | None = None) -> Audit
     prev_hash = GENESIS_HASH
     checked = 0
     while True:
-        rows = (await conn.execute(
-            select(audit_log).where(audit_log.c.sequence >= expected_sequence)
-            .order_by(audit_log.c.sequence).limit(_BATCH)
-        )).mappings().all()
+        rows = (
+            (
+                await conn.execute(
+                    select(audit_log)
+                    .where(audit_log.c.sequence >= expected_sequence)
+                    .order_by(audit_log.c.sequence)
+                    .limit(_BATCH)
+                )
+            )
+            .mappings()
+            .all()
+        )
         for row in rows:
             checked += 1
             entry = dict(row)
@@ -139,10 +150,15 @@ async def verify(conn: AsyncConnection, *, now: datetime | None = None) -> Audit
                 or entry["prev_hash"] != prev_hash
                 or _entry_hash(prev_hash, entry) != entry["hash"]
             ):
-                return AuditVerification(valid=False, entries_checked=checked,
-                                         first_invalid_id=entry["id"], checked_at=now)
+                return AuditVerification(
+                    valid=False,
+                    entries_checked=checked,
+                    first_invalid_id=entry["id"],
+                    checked_at=now,
+                )
             prev_hash = entry["hash"]
             expected_sequence += 1
         if len(rows) < _BATCH:
-            return AuditVerification(valid=True, entries_checked=checked, first_invalid_id=None,
-                                     checked_at=now)
+            return AuditVerification(
+                valid=True, entries_checked=checked, first_invalid_id=None, checked_at=now
+            )

@@ -61,8 +61,9 @@ async def get_product(conn: AsyncConnection, *, sku: str) -> Product:
     return Product.from_row(row)
 
 
-async def upsert_products(conn: AsyncConnection, *, items: Iterable[Mapping[str, Any]],
-                          now: datetime | None = None) -> int:
+async def upsert_products(
+    conn: AsyncConnection, *, items: Iterable[Mapping[str, Any]], now: datetime | None = None
+) -> int:
     """Insert or update products by ``sku`` (columns as in the ``products`` table)."""
     now = now or utcnow()
     count = 0
@@ -75,24 +76,35 @@ async def upsert_products(conn: AsyncConnection, *, items: Iterable[Mapping[str,
     return count
 
 
-async def store_rates(conn: AsyncConnection, *, base: str, rates: Mapping[str, Decimal],
-                      fetched_at: datetime | None = None) -> int:
+async def store_rates(
+    conn: AsyncConnection,
+    *,
+    base: str,
+    rates: Mapping[str, Decimal],
+    fetched_at: datetime | None = None,
+) -> int:
     """Insert or replace FX rates ``base → quote``."""
     fetched_at = fetched_at or utcnow()
     for quote, rate in rates.items():
         if rate <= 0:
             raise ValueError(f"rate {base}->{quote} must be positive")
         values = {"base": base, "quote": quote, "rate": rate, "fetched_at": fetched_at}
-        await conn.execute(upsert(conn, fx_rates, ["base", "quote"],
-                                  {"rate": rate, "fetched_at": fetched_at}).values(**values))
+        await conn.execute(
+            upsert(
+                conn, fx_rates, ["base", "quote"], {"rate": rate, "fetched_at": fetched_at}
+            ).values(**values)
+        )
     return len(rates)
 
 
 async def list_approvals(conn: AsyncConnection, *, partner_id: str) -> list[Approval]:
-    rows = (await conn.execute(
-        select(partner_products).where(partner_products.c.partner_id == partner_id)
-        .order_by(partner_products.c.sku)
-    )).mappings()
+    rows = (
+        await conn.execute(
+            select(partner_products)
+            .where(partner_products.c.partner_id == partner_id)
+            .order_by(partner_products.c.sku)
+        )
+    ).mappings()
     return [Approval.from_row(r) for r in rows]
 
 
@@ -126,39 +138,63 @@ async def approve_products(
     skus = [item.sku for item in items]
     found = {
         row["sku"]: Product.from_row(row)
-        for row in (await conn.execute(select(products).where(products.c.sku.in_(skus))))
-        .mappings()
+        for row in (await conn.execute(select(products).where(products.c.sku.in_(skus)))).mappings()
     }
     problems: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         product = found.get(item.sku)
         if product is None:
-            problems.append({"index": index, "sku": item.sku, "code": "product_not_available",
-                             "message": f"unknown sku {item.sku}"})
+            problems.append(
+                {
+                    "index": index,
+                    "sku": item.sku,
+                    "code": "product_not_available",
+                    "message": f"unknown sku {item.sku}",
+                }
+            )
             continue
         try:
-            pricing.approval_guard(product=product, discount_percent=item.discount_percent,
-                                   wallet_currency=currency, fx=fx, order_fee=order_fee,
-                                   fee_currency=fee_currency)
+            pricing.approval_guard(
+                product=product,
+                discount_percent=item.discount_percent,
+                wallet_currency=currency,
+                fx=fx,
+                order_fee=order_fee,
+                fee_currency=fee_currency,
+            )
         except (PriceBelowCost, ProductNotAvailable) as exc:
-            problems.append({"index": index, "sku": item.sku, "code": exc.code,
-                             "message": exc.detail})
+            problems.append(
+                {"index": index, "sku": item.sku, "code": exc.code, "message": exc.detail}
+            )
     if problems:
         raise ApprovalRejected(problems)
 
-    before = {a.sku: a.discount_percent
-              for a in await list_approvals(conn, partner_id=partner_id)}
+    before = {a.sku: a.discount_percent for a in await list_approvals(conn, partner_id=partner_id)}
     if replace:
-        await conn.execute(delete(partner_products).where(
-            partner_products.c.partner_id == partner_id, partner_products.c.sku.not_in(skus)))
-    for item in items:
-        values = {"partner_id": partner_id, "sku": item.sku,
-                  "discount_percent": item.discount_percent, "approved_by": actor,
-                  "approved_at": now}
         await conn.execute(
-            upsert(conn, partner_products, ["partner_id", "sku"],
-                   {"discount_percent": item.discount_percent, "approved_by": actor,
-                    "approved_at": now}).values(**values)
+            delete(partner_products).where(
+                partner_products.c.partner_id == partner_id, partner_products.c.sku.not_in(skus)
+            )
+        )
+    for item in items:
+        values = {
+            "partner_id": partner_id,
+            "sku": item.sku,
+            "discount_percent": item.discount_percent,
+            "approved_by": actor,
+            "approved_at": now,
+        }
+        await conn.execute(
+            upsert(
+                conn,
+                partner_products,
+                ["partner_id", "sku"],
+                {
+                    "discount_percent": item.discount_percent,
+                    "approved_by": actor,
+                    "approved_at": now,
+                },
+            ).values(**values)
         )
     approvals = await list_approvals(conn, partner_id=partner_id)
     if audit_log:
@@ -168,35 +204,66 @@ async def approve_products(
             if old == discount:
                 continue
             await audit.record(
-                conn, actor=actor, action="product.approve", target_type="product_approval",
+                conn,
+                actor=actor,
+                action="product.approve",
+                target_type="product_approval",
                 target_id=approval_target(partner_id, sku),
                 before=None if old is None else {"discountPercent": _percent(old)},
                 after={"discountPercent": _percent(discount)},
-                reason=reason, request_id=request_id, now=now,
+                reason=reason,
+                request_id=request_id,
+                now=now,
             )
         for sku, old in before.items():
             if sku not in after:
                 await audit.record(
-                    conn, actor=actor, action="product.revoke", target_type="product_approval",
+                    conn,
+                    actor=actor,
+                    action="product.revoke",
+                    target_type="product_approval",
                     target_id=approval_target(partner_id, sku),
-                    before={"discountPercent": _percent(old)}, after=None,
-                    reason=reason or "not in the replacing set", request_id=request_id, now=now,
+                    before={"discountPercent": _percent(old)},
+                    after=None,
+                    reason=reason or "not in the replacing set",
+                    request_id=request_id,
+                    now=now,
                 )
     return approvals
 
 
-async def remove_approval(conn: AsyncConnection, *, partner_id: str, sku: str, actor: str,
-                          request_id: str | None = None, now: datetime | None = None) -> None:
-    discount = await conn.scalar(select(partner_products.c.discount_percent).where(
-        partner_products.c.partner_id == partner_id, partner_products.c.sku == sku))
-    result = await conn.execute(delete(partner_products).where(
-        partner_products.c.partner_id == partner_id, partner_products.c.sku == sku))
+async def remove_approval(
+    conn: AsyncConnection,
+    *,
+    partner_id: str,
+    sku: str,
+    actor: str,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    discount = await conn.scalar(
+        select(partner_products.c.discount_percent).where(
+            partner_products.c.partner_id == partner_id, partner_products.c.sku == sku
+        )
+    )
+    result = await conn.execute(
+        delete(partner_products).where(
+            partner_products.c.partner_id == partner_id, partner_products.c.sku == sku
+        )
+    )
     if discount is None or result.rowcount != 1:
         raise NotFound("product not approved for this partner")
-    await audit.record(conn, actor=actor, action="product.revoke",
-                       target_type="product_approval", target_id=approval_target(partner_id, sku),
-                       before={"discountPercent": _percent(discount)}, after=None,
-                       request_id=request_id, now=now)
+    await audit.record(
+        conn,
+        actor=actor,
+        action="product.revoke",
+        target_type="product_approval",
+        target_id=approval_target(partner_id, sku),
+        before={"discountPercent": _percent(discount)},
+        after=None,
+        request_id=request_id,
+        now=now,
+    )
 
 
 def approval_target(partner_id: str, sku: str) -> str:

@@ -65,8 +65,9 @@ class ValidationFailed(DomainError):
     status = 400
     title = "Validation failed"
 
-    def __init__(self, detail: str | None = None, *, errors: list[dict[str, str]] | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, errors: list[dict[str, str]] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail, **extra)
         self.errors = errors or []
 

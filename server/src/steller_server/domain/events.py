@@ -20,6 +20,7 @@ from steller_server.domain import jobs
 from steller_server.domain.clock import utcnow
 from steller_server.domain.ids import new_id
 from steller_server.domain.models import Event
+from steller_server.notify import partner as partner_notify
 
 __all__ = ["EVENT_TYPES", "record_event"]
 
@@ -48,11 +49,15 @@ async def record_event(
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     now = now or utcnow()
-    endpoint = (await conn.execute(
-        select(webhook_endpoints.c.enabled, webhook_endpoints.c.status,
-               webhook_endpoints.c.event_types)
-        .where(webhook_endpoints.c.partner_id == partner_id)
-    )).one_or_none()
+    endpoint = (
+        await conn.execute(
+            select(
+                webhook_endpoints.c.enabled,
+                webhook_endpoints.c.status,
+                webhook_endpoints.c.event_types,
+            ).where(webhook_endpoints.c.partner_id == partner_id)
+        )
+    ).one_or_none()
     subscribed = (
         endpoint is not None
         and endpoint.enabled
@@ -76,8 +81,23 @@ async def record_event(
     if subscribed:
         # partnerId lets the delivery handler apply its per-endpoint in-flight cap before any
         # database read; attempt numbers the retry schedule (jobs/delivery.py).
-        await jobs.enqueue(conn, kind=jobs.WEBHOOK_DELIVERY,
-                           payload={"eventId": row["id"], "partnerId": partner_id, "attempt": 1},
-                           dedupe_key=f"webhook:{row['id']}", request_id=request_id, now=now,
-                           max_attempts=1000)
+        await jobs.enqueue(
+            conn,
+            kind=jobs.WEBHOOK_DELIVERY,
+            payload={"eventId": row["id"], "partnerId": partner_id, "attempt": 1},
+            dedupe_key=f"webhook:{row['id']}",
+            request_id=request_id,
+            now=now,
+            max_attempts=1000,
+        )
+    # The partner's email about it (low balance, order failed), queued in the same transaction.
+    await partner_notify.on_event(
+        conn,
+        partner_id=partner_id,
+        event_type=event_type,
+        data=data,
+        event_id=row["id"],
+        request_id=request_id,
+        now=now,
+    )
     return Event(**row)

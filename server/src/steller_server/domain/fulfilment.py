@@ -21,13 +21,17 @@ from steller_server.domain.clock import utcnow
 __all__ = ["make_due", "order_for_vendor_request"]
 
 
-async def order_for_vendor_request(conn: AsyncConnection, *,
-                                   vendor_request_id: str) -> tuple[str, str] | None:
+async def order_for_vendor_request(
+    conn: AsyncConnection, *, vendor_request_id: str
+) -> tuple[str, str] | None:
     """``(order_id, status)`` of the order with this Bamboo RequestId, or None."""
-    row = (await conn.execute(
-        select(orders.c.id, orders.c.status)
-        .where(orders.c.vendor_request_id == vendor_request_id.strip().lower())
-    )).one_or_none()
+    row = (
+        await conn.execute(
+            select(orders.c.id, orders.c.status).where(
+                orders.c.vendor_request_id == vendor_request_id.strip().lower()
+            )
+        )
+    ).one_or_none()
     return (str(row.id), str(row.status)) if row else None
 
 
@@ -40,28 +44,46 @@ async def make_due(conn: AsyncConnection, *, order_id: str, now: datetime | None
     if status != "processing":
         return "terminal"
     key = f"fulfilment:{order_id}"
-    job = (await conn.execute(
-        select(jobs_table.c.id, jobs_table.c.status, jobs_table.c.run_at)
-        .where(jobs_table.c.dedupe_key == key)
-    )).one_or_none()
+    job = (
+        await conn.execute(
+            select(jobs_table.c.id, jobs_table.c.status, jobs_table.c.run_at).where(
+                jobs_table.c.dedupe_key == key
+            )
+        )
+    ).one_or_none()
     if job is None:
-        await jobs.enqueue(conn, kind=jobs.FULFILMENT, payload={"orderId": order_id},
-                           dedupe_key=key, now=now, max_attempts=1000)
+        await jobs.enqueue(
+            conn,
+            kind=jobs.FULFILMENT,
+            payload={"orderId": order_id},
+            dedupe_key=key,
+            now=now,
+            max_attempts=1000,
+        )
         return "created"
     if job.status == "running":
         return "running"
     if job.status == "pending":
         await conn.execute(
             update(jobs_table)
-            .where(jobs_table.c.id == job.id, jobs_table.c.status == "pending",
-                   jobs_table.c.run_at > now)
+            .where(
+                jobs_table.c.id == job.id,
+                jobs_table.c.status == "pending",
+                jobs_table.c.run_at > now,
+            )
             .values(run_at=now, updated_at=now)
         )
         return "due"
     await conn.execute(
         update(jobs_table)
         .where(jobs_table.c.id == job.id, jobs_table.c.status.in_(("done", "failed")))
-        .values(status="pending", run_at=now, attempts=0, locked_by=None, locked_until=None,
-                updated_at=now)
+        .values(
+            status="pending",
+            run_at=now,
+            attempts=0,
+            locked_by=None,
+            locked_until=None,
+            updated_at=now,
+        )
     )
     return "revived"

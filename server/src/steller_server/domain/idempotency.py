@@ -87,40 +87,62 @@ async def begin(
     async with db.write() as conn:
         # An expired record no longer counts: clear it so the insert below can claim the key.
         await conn.execute(
-            delete(idempotency_keys).where(idempotency_keys.c.scope == scope,
-                                           idempotency_keys.c.key == key,
-                                           idempotency_keys.c.expires_at <= now)
+            delete(idempotency_keys).where(
+                idempotency_keys.c.scope == scope,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.expires_at <= now,
+            )
         )
         inserted = await conn.execute(
-            insert_ignore(conn, idempotency_keys, ["scope", "key"]).values(
-                scope=scope, key=key, request_hash=request_hash, state="in_progress",
-                locked_until=now + lease, created_at=now, expires_at=now + retention,
-            ).returning(idempotency_keys.c.key)
+            insert_ignore(conn, idempotency_keys, ["scope", "key"])
+            .values(
+                scope=scope,
+                key=key,
+                request_hash=request_hash,
+                state="in_progress",
+                locked_until=now + lease,
+                created_at=now,
+                expires_at=now + retention,
+            )
+            .returning(idempotency_keys.c.key)
         )
         if inserted.first() is not None:
             return New()
-        row = (await conn.execute(
-            select(idempotency_keys).where(idempotency_keys.c.scope == scope,
-                                           idempotency_keys.c.key == key)
-        )).mappings().one_or_none()
+        row = (
+            (
+                await conn.execute(
+                    select(idempotency_keys).where(
+                        idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+                    )
+                )
+            )
+            .mappings()
+            .one_or_none()
+        )
         if row is None:  # pragma: no cover - deleted between the two statements
             return InProgress()
         if row["request_hash"] != request_hash:
             return Mismatch()
         if row["state"] == "completed":
-            return Replay(status=int(row["response_status"]),
-                          headers=dict(row["response_headers"] or {}),
-                          body=bytes(row["response_body"] or b""))
+            return Replay(
+                status=int(row["response_status"]),
+                headers=dict(row["response_headers"] or {}),
+                body=bytes(row["response_body"] or b""),
+            )
         return await _take_over_if_stale(conn, scope=scope, key=key, now=now, lease=lease)
 
 
-async def _take_over_if_stale(conn: AsyncConnection, *, scope: str, key: str, now: datetime,
-                              lease: timedelta) -> BeginResult:
+async def _take_over_if_stale(
+    conn: AsyncConnection, *, scope: str, key: str, now: datetime, lease: timedelta
+) -> BeginResult:
     result = await conn.execute(
         update(idempotency_keys)
-        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
-               idempotency_keys.c.state == "in_progress",
-               idempotency_keys.c.locked_until < now)
+        .where(
+            idempotency_keys.c.scope == scope,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.state == "in_progress",
+            idempotency_keys.c.locked_until < now,
+        )
         .values(locked_until=now + lease)
     )
     return New() if result.rowcount == 1 else InProgress()
@@ -139,10 +161,18 @@ async def complete(
     async with db.write() as conn:
         await conn.execute(
             update(idempotency_keys)
-            .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
-                   idempotency_keys.c.state == "in_progress")
-            .values(state="completed", locked_until=None, response_status=status,
-                    response_headers=dict(headers), response_body=body)
+            .where(
+                idempotency_keys.c.scope == scope,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.state == "in_progress",
+            )
+            .values(
+                state="completed",
+                locked_until=None,
+                response_status=status,
+                response_headers=dict(headers),
+                response_body=body,
+            )
         )
 
 
@@ -150,9 +180,11 @@ async def abandon(db: Database, *, scope: str, key: str) -> None:
     """Release an in-progress key after a 5xx/exception so the client's retry can run."""
     async with db.write() as conn:
         await conn.execute(
-            delete(idempotency_keys).where(idempotency_keys.c.scope == scope,
-                                           idempotency_keys.c.key == key,
-                                           idempotency_keys.c.state == "in_progress")
+            delete(idempotency_keys).where(
+                idempotency_keys.c.scope == scope,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.state == "in_progress",
+            )
         )
 
 

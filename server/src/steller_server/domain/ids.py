@@ -11,10 +11,26 @@ __all__ = ["BASE62", "new_id", "new_request_id", "new_vendor_request_id", "rando
 BASE62 = string.digits + string.ascii_letters
 ID_RANDOM_LENGTH = 20
 
-PREFIXES = frozenset({
-    "ptn", "key", "ord", "txn", "evt", "usr", "aud", "syn", "rec", "alr", "inc", "req", "wal",
-    "log", "att", "whe",
-})
+PREFIXES = frozenset(
+    {
+        "ptn",
+        "key",
+        "ord",
+        "txn",
+        "evt",
+        "usr",
+        "aud",
+        "syn",
+        "rec",
+        "alr",
+        "inc",
+        "req",
+        "wal",
+        "log",
+        "att",
+        "whe",
+    }
+)
 
 
 def random_base62(length: int) -> str:

@@ -47,8 +47,9 @@ BACKOFF_BASE = timedelta(seconds=5)
 BACKOFF_CAP = timedelta(hours=1)
 
 
-def backoff_delay(attempt: int, *, base: timedelta = BACKOFF_BASE,
-                  cap: timedelta = BACKOFF_CAP) -> timedelta:
+def backoff_delay(
+    attempt: int, *, base: timedelta = BACKOFF_BASE, cap: timedelta = BACKOFF_CAP
+) -> timedelta:
     """Exponential delay after the ``attempt``-th failure: base, 2*base, 4*base … capped."""
     exponent = min(max(attempt - 1, 0), 32)  # 2**32 x base is past any cap
     delay: timedelta = min(base * (2**exponent), cap)
@@ -71,9 +72,16 @@ async def enqueue(
     job_id = await conn.scalar(
         insert(jobs)
         .values(
-            kind=kind, payload=payload, status="pending", run_at=run_at or now, attempts=0,
-            max_attempts=max_attempts, dedupe_key=dedupe_key, request_id=request_id,
-            created_at=now, updated_at=now,
+            kind=kind,
+            payload=payload,
+            status="pending",
+            run_at=run_at or now,
+            attempts=0,
+            max_attempts=max_attempts,
+            dedupe_key=dedupe_key,
+            request_id=request_id,
+            created_at=now,
+            updated_at=now,
         )
         .returning(jobs.c.id)
     )
@@ -99,10 +107,18 @@ async def claim(
         # A job whose lease ran out on its last allowed attempt is dead, not retried forever.
         await conn.execute(
             update(jobs)
-            .where(jobs.c.status == "running", jobs.c.locked_until < now,
-                   jobs.c.attempts >= jobs.c.max_attempts)
-            .values(status="failed", locked_by=None, locked_until=None, updated_at=now,
-                    last_error="lease expired on the last attempt")
+            .where(
+                jobs.c.status == "running",
+                jobs.c.locked_until < now,
+                jobs.c.attempts >= jobs.c.max_attempts,
+            )
+            .values(
+                status="failed",
+                locked_by=None,
+                locked_until=None,
+                updated_at=now,
+                last_error="lease expired on the last attempt",
+            )
         )
         candidates = select(jobs.c.id).where(due)
         if kinds is not None:
@@ -120,8 +136,13 @@ async def claim(
         result = await conn.execute(
             update(jobs)
             .where(jobs.c.id.in_(select(chosen.c.id)), due)
-            .values(status="running", locked_by=worker_id, locked_until=now + lease,
-                    attempts=jobs.c.attempts + 1, updated_at=now)
+            .values(
+                status="running",
+                locked_by=worker_id,
+                locked_until=now + lease,
+                attempts=jobs.c.attempts + 1,
+                updated_at=now,
+            )
             .returning(*jobs.c)
         )
         claimed = [Job.from_row(row) for row in result.mappings()]
@@ -132,47 +153,70 @@ def _owned(job_id: int, worker_id: str) -> Any:
     return and_(jobs.c.id == job_id, jobs.c.status == "running", jobs.c.locked_by == worker_id)
 
 
-async def complete(conn: AsyncConnection, *, job_id: int, worker_id: str,
-                   now: datetime | None = None) -> bool:
+async def complete(
+    conn: AsyncConnection, *, job_id: int, worker_id: str, now: datetime | None = None
+) -> bool:
     """Mark done. False when this worker no longer holds the lease (someone reclaimed it)."""
     now = now or utcnow()
     result = await conn.execute(
-        update(jobs).where(_owned(job_id, worker_id))
+        update(jobs)
+        .where(_owned(job_id, worker_id))
         .values(status="done", locked_by=None, locked_until=None, updated_at=now)
     )
     return result.rowcount == 1
 
 
-async def fail(conn: AsyncConnection, *, job_id: int, worker_id: str, error: str,
-               retry: bool = True, now: datetime | None = None) -> str | None:
+async def fail(
+    conn: AsyncConnection,
+    *,
+    job_id: int,
+    worker_id: str,
+    error: str,
+    retry: bool = True,
+    now: datetime | None = None,
+) -> str | None:
     """Record a failure: back to ``pending`` after :func:`backoff_delay`, or ``failed`` when out of
     attempts or ``retry`` is False. Returns the new status (None if the lease was lost)."""
     now = now or utcnow()
-    row = (await conn.execute(
-        select(jobs.c.attempts, jobs.c.max_attempts).where(_owned(job_id, worker_id))
-    )).one_or_none()
+    row = (
+        await conn.execute(
+            select(jobs.c.attempts, jobs.c.max_attempts).where(_owned(job_id, worker_id))
+        )
+    ).one_or_none()
     if row is None:
         return None
     if retry and row.attempts < row.max_attempts:
-        values: dict[str, Any] = {"status": "pending",
-                                  "run_at": now + backoff_delay(row.attempts)}
+        values: dict[str, Any] = {"status": "pending", "run_at": now + backoff_delay(row.attempts)}
     else:
         values = {"status": "failed"}
     await conn.execute(
-        update(jobs).where(_owned(job_id, worker_id))
-        .values(locked_by=None, locked_until=None, last_error=error[:2000], updated_at=now,
-                **values)
+        update(jobs)
+        .where(_owned(job_id, worker_id))
+        .values(
+            locked_by=None, locked_until=None, last_error=error[:2000], updated_at=now, **values
+        )
     )
     return str(values["status"])
 
 
-async def reschedule(conn: AsyncConnection, *, job_id: int, worker_id: str, run_at: datetime,
-                     payload: dict[str, Any] | None = None, now: datetime | None = None) -> bool:
+async def reschedule(
+    conn: AsyncConnection,
+    *,
+    job_id: int,
+    worker_id: str,
+    run_at: datetime,
+    payload: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> bool:
     """Put the job back to run at ``run_at`` (e.g. poll the vendor again); not a failure."""
     now = now or utcnow()
     values: dict[str, Any] = {
-        "status": "pending", "run_at": run_at, "locked_by": None, "locked_until": None,
-        "attempts": jobs.c.attempts - 1, "updated_at": now,
+        "status": "pending",
+        "run_at": run_at,
+        "locked_by": None,
+        "locked_until": None,
+        "attempts": jobs.c.attempts - 1,
+        "updated_at": now,
     }
     if payload is not None:
         values["payload"] = payload
@@ -180,12 +224,19 @@ async def reschedule(conn: AsyncConnection, *, job_id: int, worker_id: str, run_
     return result.rowcount == 1
 
 
-async def extend_lease(conn: AsyncConnection, *, job_id: int, worker_id: str,
-                       lease: timedelta = DEFAULT_LEASE, now: datetime | None = None) -> bool:
+async def extend_lease(
+    conn: AsyncConnection,
+    *,
+    job_id: int,
+    worker_id: str,
+    lease: timedelta = DEFAULT_LEASE,
+    now: datetime | None = None,
+) -> bool:
     """Heartbeat for long jobs; False when the lease was already lost."""
     now = now or utcnow()
     result = await conn.execute(
-        update(jobs).where(_owned(job_id, worker_id), jobs.c.locked_until >= now)
+        update(jobs)
+        .where(_owned(job_id, worker_id), jobs.c.locked_until >= now)
         .values(locked_until=now + lease, updated_at=now)
     )
     return result.rowcount == 1

@@ -63,10 +63,15 @@ class Capability(StrEnum):
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     "developer": frozenset(Capability),
-    "ordering": frozenset({Capability.CATALOG, Capability.ORDERS_READ, Capability.ORDERS_WRITE,
-                           Capability.WALLET_READ}),
-    "finance": frozenset({Capability.ORDERS_READ, Capability.WALLET_READ,
-                          Capability.FINANCE_READ}),
+    "ordering": frozenset(
+        {
+            Capability.CATALOG,
+            Capability.ORDERS_READ,
+            Capability.ORDERS_WRITE,
+            Capability.WALLET_READ,
+        }
+    ),
+    "finance": frozenset({Capability.ORDERS_READ, Capability.WALLET_READ, Capability.FINANCE_READ}),
 }
 
 
@@ -163,14 +168,23 @@ async def get_key(conn: AsyncConnection, *, key_id: str, partner_id: str | None 
     return ApiKey.from_row(row)
 
 
-async def list_keys(conn: AsyncConnection, *, partner_id: str, limit: int = 50,
-                    after: tuple[datetime, str] | None = None) -> list[ApiKey]:
+async def list_keys(
+    conn: AsyncConnection,
+    *,
+    partner_id: str,
+    limit: int = 50,
+    after: tuple[datetime, str] | None = None,
+) -> list[ApiKey]:
     """Keys newest first; ``after`` = (created_at, id) of the last key of the previous page."""
     query = select(api_keys).where(api_keys.c.partner_id == partner_id)
     if after is not None:
         created, key_id = after
-        query = query.where(or_(api_keys.c.created_at < created,
-                                (api_keys.c.created_at == created) & (api_keys.c.id < key_id)))
+        query = query.where(
+            or_(
+                api_keys.c.created_at < created,
+                (api_keys.c.created_at == created) & (api_keys.c.id < key_id),
+            )
+        )
     query = query.order_by(api_keys.c.created_at.desc(), api_keys.c.id.desc()).limit(limit)
     return [ApiKey.from_row(r) for r in (await conn.execute(query)).mappings()]
 
@@ -195,10 +209,14 @@ async def rotate_key(
     if old.status_at(now) in ("revoked", "expired"):
         raise InvalidState("this key is no longer active")
     created = await create_key(
-        conn, partner_id=partner_id, environment=old.environment, role=role or old.role,
+        conn,
+        partner_id=partner_id,
+        environment=old.environment,
+        role=role or old.role,
         secret_key=secret_key,
         ip_allowlist=old.ip_allowlist if ip_allowlist is None else ip_allowlist,
-        rotated_from_id=old.id, now=now,
+        rotated_from_id=old.id,
+        now=now,
     )
     if grace_period_hours == 0:
         await conn.execute(update(api_keys).where(api_keys.c.id == old.id).values(revoked_at=now))
@@ -207,38 +225,78 @@ async def rotate_key(
         expires = now + timedelta(hours=grace_period_hours)
         if old.expires_at is not None:
             expires = min(expires, old.expires_at)
-        await conn.execute(update(api_keys).where(api_keys.c.id == old.id)
-                           .values(expires_at=expires))
+        await conn.execute(
+            update(api_keys).where(api_keys.c.id == old.id).values(expires_at=expires)
+        )
+    await _notify_key_change(
+        conn,
+        old,
+        "rotated",
+        now,
+        details=[
+            ("Replaced by", f"{created.key.id} ({created.key.prefix}…{created.key.last4})"),
+            ("Old key works until", expires.isoformat().replace("+00:00", "Z")),
+        ],
+    )
     return CreatedKey(key=created.key, raw=created.raw, previous_key_expires_at=expires)
 
 
-async def revoke_key(conn: AsyncConnection, *, key_id: str, partner_id: str | None = None,
-                     now: datetime | None = None) -> ApiKey:
+async def revoke_key(
+    conn: AsyncConnection,
+    *,
+    key_id: str,
+    partner_id: str | None = None,
+    now: datetime | None = None,
+) -> ApiKey:
     """Revoke now; :class:`InvalidState` when already revoked."""
     now = now or utcnow()
     key = await get_key(conn, key_id=key_id, partner_id=partner_id)
     result = await conn.execute(
-        update(api_keys).where(api_keys.c.id == key.id, api_keys.c.revoked_at.is_(None))
+        update(api_keys)
+        .where(api_keys.c.id == key.id, api_keys.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     if result.rowcount != 1:
         raise InvalidState("this key is already revoked")
+    await _notify_key_change(conn, key, "revoked", now)
     return await get_key(conn, key_id=key.id)
 
 
-async def revoke_all(conn: AsyncConnection, *, partner_id: str,
-                     now: datetime | None = None) -> int:
+async def _notify_key_change(
+    conn: AsyncConnection,
+    key: ApiKey,
+    change: str,
+    now: datetime,
+    details: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Queue the partner's "key rotated/revoked" email in this transaction (notify/partner)."""
+    from steller_server.notify import partner as partner_notify  # noqa: PLC0415
+
+    await partner_notify.key_changed(
+        conn,
+        partner_id=key.partner_id,
+        change=change,
+        key_id=key.id,
+        prefix=key.prefix,
+        last4=key.last4,
+        details=details,
+        now=now,
+    )
+
+
+async def revoke_all(conn: AsyncConnection, *, partner_id: str, now: datetime | None = None) -> int:
     """Revoke every live key of the partner; returns how many."""
     result = await conn.execute(
-        update(api_keys).where(api_keys.c.partner_id == partner_id,
-                               api_keys.c.revoked_at.is_(None))
+        update(api_keys)
+        .where(api_keys.c.partner_id == partner_id, api_keys.c.revoked_at.is_(None))
         .values(revoked_at=now or utcnow())
     )
     return int(result.rowcount)
 
 
-async def authenticate(conn: AsyncConnection, *, raw_key: str, secret_key: str,
-                       now: datetime | None = None) -> Authenticated | None:
+async def authenticate(
+    conn: AsyncConnection, *, raw_key: str, secret_key: str, now: datetime | None = None
+) -> Authenticated | None:
     """The partner and key behind ``raw_key``; None when unknown, revoked or expired.
 
     Does not check partner status, role or IP: the caller answers those with distinct problems.
@@ -246,17 +304,25 @@ async def authenticate(conn: AsyncConnection, *, raw_key: str, secret_key: str,
     if not raw_key.startswith(("stlr_test_", "stlr_live_")) or len(raw_key) > 200:
         return None
     now = now or utcnow()
-    row = (await conn.execute(
-        select(api_keys).where(api_keys.c.key_hash == hash_api_key(raw_key, secret_key))
-    )).mappings().one_or_none()
+    row = (
+        (
+            await conn.execute(
+                select(api_keys).where(api_keys.c.key_hash == hash_api_key(raw_key, secret_key))
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
     if row is None:
         return None
     key = ApiKey.from_row(row)
     if key.status_at(now) in ("revoked", "expired"):
         return None
-    partner_row = (await conn.execute(
-        select(partners).where(partners.c.id == key.partner_id)
-    )).mappings().one()
+    partner_row = (
+        (await conn.execute(select(partners).where(partners.c.id == key.partner_id)))
+        .mappings()
+        .one()
+    )
     return Authenticated(partner=Partner.from_row(partner_row), key=key)
 
 
@@ -265,9 +331,10 @@ async def touch_key(conn: AsyncConnection, *, key_id: str, now: datetime | None 
     now = now or utcnow()
     result = await conn.execute(
         update(api_keys)
-        .where(api_keys.c.id == key_id,
-               or_(api_keys.c.last_used_at.is_(None),
-                   api_keys.c.last_used_at < now - TOUCH_INTERVAL))
+        .where(
+            api_keys.c.id == key_id,
+            or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < now - TOUCH_INTERVAL),
+        )
         .values(last_used_at=now)
     )
     return result.rowcount == 1

@@ -29,6 +29,7 @@ from steller_server.domain.clock import utcnow
 from steller_server.domain.errors import InsufficientFunds, InvalidState, NotFound, ValidationFailed
 from steller_server.domain.ids import new_id
 from steller_server.domain.models import LedgerEntry
+from steller_server.observability import metrics
 
 __all__ = ["adjust", "credit", "debit", "ledger_sum", "post", "refund"]
 
@@ -58,8 +59,9 @@ async def post(
             version=wallets.c.version + 1,
             updated_at=now,
         )
-        .returning(wallets.c.balance_minor, wallets.c.version, wallets.c.partner_id,
-                   wallets.c.currency)
+        .returning(
+            wallets.c.balance_minor, wallets.c.version, wallets.c.partner_id, wallets.c.currency
+        )
     )
     if delta_minor < 0:
         stmt = stmt.where(wallets.c.balance_minor + delta_minor >= 0)
@@ -94,6 +96,7 @@ async def post(
         if entry_key is not None and await _entry_key_taken(conn, entry_key, exc):
             raise InvalidState(f"ledger entry {entry_key!r} was already posted") from exc
         raise
+    metrics.ledger_posted(conn, entry_type, row.currency, delta_minor)  # counted on commit
     return LedgerEntry(**entry)
 
 
@@ -116,40 +119,112 @@ def _positive(amount_minor: int) -> int:
     return amount_minor
 
 
-async def credit(conn: AsyncConnection, *, wallet_id: str, amount_minor: int, description: str,
-                 actor: str, order_id: str | None = None, entry_key: str | None = None,
-                 request_id: str | None = None, now: datetime | None = None) -> LedgerEntry:
+async def credit(
+    conn: AsyncConnection,
+    *,
+    wallet_id: str,
+    amount_minor: int,
+    description: str,
+    actor: str,
+    order_id: str | None = None,
+    entry_key: str | None = None,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
     """Add money (top-up, trial credit)."""
-    return await post(conn, entry_type="credit", wallet_id=wallet_id,
-                      delta_minor=_positive(amount_minor), description=description, actor=actor,
-                      order_id=order_id, entry_key=entry_key, request_id=request_id, now=now)
+    return await post(
+        conn,
+        entry_type="credit",
+        wallet_id=wallet_id,
+        delta_minor=_positive(amount_minor),
+        description=description,
+        actor=actor,
+        order_id=order_id,
+        entry_key=entry_key,
+        request_id=request_id,
+        now=now,
+    )
 
 
-async def debit(conn: AsyncConnection, *, wallet_id: str, amount_minor: int, description: str,
-                actor: str, order_id: str | None = None, entry_key: str | None = None,
-                request_id: str | None = None, now: datetime | None = None) -> LedgerEntry:
+async def debit(
+    conn: AsyncConnection,
+    *,
+    wallet_id: str,
+    amount_minor: int,
+    description: str,
+    actor: str,
+    order_id: str | None = None,
+    entry_key: str | None = None,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
     """Take money; :class:`InsufficientFunds` (nothing changed) if the balance is too low."""
-    return await post(conn, entry_type="debit", wallet_id=wallet_id,
-                      delta_minor=-_positive(amount_minor), description=description, actor=actor,
-                      order_id=order_id, entry_key=entry_key, request_id=request_id, now=now)
+    return await post(
+        conn,
+        entry_type="debit",
+        wallet_id=wallet_id,
+        delta_minor=-_positive(amount_minor),
+        description=description,
+        actor=actor,
+        order_id=order_id,
+        entry_key=entry_key,
+        request_id=request_id,
+        now=now,
+    )
 
 
-async def refund(conn: AsyncConnection, *, wallet_id: str, amount_minor: int, description: str,
-                 actor: str, order_id: str | None = None, entry_key: str | None = None,
-                 request_id: str | None = None, now: datetime | None = None) -> LedgerEntry:
+async def refund(
+    conn: AsyncConnection,
+    *,
+    wallet_id: str,
+    amount_minor: int,
+    description: str,
+    actor: str,
+    order_id: str | None = None,
+    entry_key: str | None = None,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
     """Give back money for an order. Use :func:`orders.refund_order`, which also caps it."""
-    return await post(conn, entry_type="refund", wallet_id=wallet_id,
-                      delta_minor=_positive(amount_minor), description=description, actor=actor,
-                      order_id=order_id, entry_key=entry_key, request_id=request_id, now=now)
+    return await post(
+        conn,
+        entry_type="refund",
+        wallet_id=wallet_id,
+        delta_minor=_positive(amount_minor),
+        description=description,
+        actor=actor,
+        order_id=order_id,
+        entry_key=entry_key,
+        request_id=request_id,
+        now=now,
+    )
 
 
-async def adjust(conn: AsyncConnection, *, wallet_id: str, amount_minor: int, description: str,
-                 actor: str, order_id: str | None = None, entry_key: str | None = None,
-                 request_id: str | None = None, now: datetime | None = None) -> LedgerEntry:
+async def adjust(
+    conn: AsyncConnection,
+    *,
+    wallet_id: str,
+    amount_minor: int,
+    description: str,
+    actor: str,
+    order_id: str | None = None,
+    entry_key: str | None = None,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
     """A signed correction (admin debit/credit outside orders); negative is guarded like a debit."""
-    return await post(conn, entry_type="adjustment", wallet_id=wallet_id,
-                      delta_minor=amount_minor, description=description, actor=actor,
-                      order_id=order_id, entry_key=entry_key, request_id=request_id, now=now)
+    return await post(
+        conn,
+        entry_type="adjustment",
+        wallet_id=wallet_id,
+        delta_minor=amount_minor,
+        description=description,
+        actor=actor,
+        order_id=order_id,
+        entry_key=entry_key,
+        request_id=request_id,
+        now=now,
+    )
 
 
 async def ledger_sum(conn: AsyncConnection, *, wallet_id: str) -> int:

@@ -93,21 +93,33 @@ TERMINAL_EVENT = {
 }
 
 
-def order_request_hash(*, sku: str, face_value: Decimal, quantity: int,
-                       expected_total: Decimal | None) -> str:
+def order_request_hash(
+    *, sku: str, face_value: Decimal, quantity: int, expected_total: Decimal | None
+) -> str:
     """Fingerprint of an order body (decimals normalised: "50" and "50.00" are the same body)."""
+
     def norm(value: Decimal | None) -> str | None:
         return None if value is None else format(value.normalize(), "f")
 
-    body = {"sku": sku, "faceValue": norm(face_value), "quantity": quantity,
-            "expectedTotal": norm(expected_total)}
+    body = {
+        "sku": sku,
+        "faceValue": norm(face_value),
+        "quantity": quantity,
+        "expectedTotal": norm(expected_total),
+    }
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
 # -- reads --------------------------------------------------------------------------------------
 
-async def get_order(conn: AsyncConnection, *, order_id: str, partner_id: str | None = None,
-                    cipher: Cipher | None = None) -> Order:
+
+async def get_order(
+    conn: AsyncConnection,
+    *,
+    order_id: str,
+    partner_id: str | None = None,
+    cipher: Cipher | None = None,
+) -> Order:
     """One order; another partner's order is :class:`NotFound` (no leak). ``cipher`` loads cards."""
     query = select(orders).where(orders.c.id == order_id)
     if partner_id is not None:
@@ -151,37 +163,58 @@ async def list_orders(
         query = query.where(orders.c.created_at >= created_from)
     if created_to is not None:
         query = query.where(orders.c.created_at < created_to)
-    return await fetch_page(conn, query, created_col=orders.c.created_at, id_col=orders.c.id,
-                            limit=limit, cursor=cursor, build=Order.from_row)
+    return await fetch_page(
+        conn,
+        query,
+        created_col=orders.c.created_at,
+        id_col=orders.c.id,
+        limit=limit,
+        cursor=cursor,
+        build=Order.from_row,
+    )
 
 
 async def load_cards(conn: AsyncConnection, *, order_id: str, cipher: Cipher) -> list[Card]:
-    rows = (await conn.execute(
-        select(order_cards).where(order_cards.c.order_id == order_id)
-        .order_by(order_cards.c.position)
-    )).mappings()
+    rows = (
+        await conn.execute(
+            select(order_cards)
+            .where(order_cards.c.order_id == order_id)
+            .order_by(order_cards.c.position)
+        )
+    ).mappings()
     cards = []
     for row in rows:
+
         def open_(field: str, value: str | None, position: int = row["position"]) -> str | None:
             if value is None:
                 return None
             return cipher.decrypt(value, associated_data=f"{order_id}:{position}:{field}")
 
-        cards.append(Card(
-            serial_number=open_("serial", row["serial_encrypted"]) or "",
-            code=open_("code", row["code_encrypted"]) or "",
-            pin=open_("pin", row["pin_encrypted"]),
-            expires_at=row["expires_at"],
-        ))
+        cards.append(
+            Card(
+                serial_number=open_("serial", row["serial_encrypted"]) or "",
+                code=open_("code", row["code_encrypted"]) or "",
+                pin=open_("pin", row["pin_encrypted"]),
+                expires_at=row["expires_at"],
+            )
+        )
     return cards
 
 
-async def _find_by_reference(conn: AsyncConnection, partner_id: str,
-                             reference_id: str) -> Order | None:
-    row = (await conn.execute(
-        select(orders).where(orders.c.partner_id == partner_id,
-                             orders.c.reference_id == reference_id)
-    )).mappings().one_or_none()
+async def _find_by_reference(
+    conn: AsyncConnection, partner_id: str, reference_id: str
+) -> Order | None:
+    row = (
+        (
+            await conn.execute(
+                select(orders).where(
+                    orders.c.partner_id == partner_id, orders.c.reference_id == reference_id
+                )
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
     return Order.from_row(row) if row else None
 
 
@@ -194,21 +227,36 @@ def _replay(existing: Order, request_hash: str) -> tuple[Order, bool]:
     return existing, False
 
 
-async def _pricing_context(conn: AsyncConnection, *, partner: Partner,
-                           sku: str) -> tuple[Product | None, Approval | None, Wallet]:
-    row = (await conn.execute(
-        select(products, partner_products.c.discount_percent, partner_products.c.approved_by,
-               partner_products.c.approved_at)
-        .select_from(products.outerjoin(
-            partner_products,
-            (partner_products.c.sku == products.c.sku)
-            & (partner_products.c.partner_id == partner.id),
-        ))
-        .where(products.c.sku == sku)
-    )).mappings().one_or_none()
-    wallet_row = (await conn.execute(
-        select(wallets).where(wallets.c.partner_id == partner.id)
-    )).mappings().one_or_none()
+async def _pricing_context(
+    conn: AsyncConnection, *, partner: Partner, sku: str
+) -> tuple[Product | None, Approval | None, Wallet]:
+    row = (
+        (
+            await conn.execute(
+                select(
+                    products,
+                    partner_products.c.discount_percent,
+                    partner_products.c.approved_by,
+                    partner_products.c.approved_at,
+                )
+                .select_from(
+                    products.outerjoin(
+                        partner_products,
+                        (partner_products.c.sku == products.c.sku)
+                        & (partner_products.c.partner_id == partner.id),
+                    )
+                )
+                .where(products.c.sku == sku)
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    wallet_row = (
+        (await conn.execute(select(wallets).where(wallets.c.partner_id == partner.id)))
+        .mappings()
+        .one_or_none()
+    )
     if wallet_row is None:
         raise NotFound("wallet not found")
     wallet = Wallet.from_row(wallet_row)
@@ -217,14 +265,19 @@ async def _pricing_context(conn: AsyncConnection, *, partner: Partner,
     product = Product.from_row(row)
     approval = None
     if row["discount_percent"] is not None:
-        approval = Approval(partner_id=partner.id, sku=sku,
-                            discount_percent=row["discount_percent"],
-                            approved_by=row["approved_by"], approved_at=row["approved_at"])
+        approval = Approval(
+            partner_id=partner.id,
+            sku=sku,
+            discount_percent=row["discount_percent"],
+            approved_by=row["approved_by"],
+            approved_at=row["approved_at"],
+        )
     return product, approval, wallet
 
 
-async def _fx_for(conn: AsyncConnection, product: Product | None, wallet_currency: str,
-                  fee_currency: str) -> pricing.FxTable:
+async def _fx_for(
+    conn: AsyncConnection, product: Product | None, wallet_currency: str, fee_currency: str
+) -> pricing.FxTable:
     needed = {wallet_currency, fee_currency}
     if product is not None:
         needed |= {product.face_currency, product.cost_currency}
@@ -234,6 +287,7 @@ async def _fx_for(conn: AsyncConnection, product: Product | None, wallet_currenc
 
 
 # -- quote and placement ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, kw_only=True)
 class Quote:
@@ -263,17 +317,31 @@ class Quote:
         }
 
 
-async def quote(conn: AsyncConnection, *, partner: Partner, sku: str, face_value: Decimal,
-                quantity: int, order_fee: Decimal, fee_currency: str = "USD",
-                now: datetime | None = None) -> Quote:
+async def quote(
+    conn: AsyncConnection,
+    *,
+    partner: Partner,
+    sku: str,
+    face_value: Decimal,
+    quantity: int,
+    order_fee: Decimal,
+    fee_currency: str = "USD",
+    now: datetime | None = None,
+) -> Quote:
     """What :func:`place_order` would charge now (same price function, same guards)."""
     product, approval, wallet = await _pricing_context(conn, partner=partner, sku=sku)
     fx = await _fx_for(conn, product, wallet.currency, fee_currency)
-    result = pricing.price(product=product, approval=approval, face_value=face_value,
-                           quantity=quantity, wallet_currency=wallet.currency, fx=fx,
-                           order_fee=order_fee, fee_currency=fee_currency)
-    return Quote(price=result, wallet_balance_minor=wallet.balance_minor,
-                 quoted_at=now or utcnow())
+    result = pricing.price(
+        product=product,
+        approval=approval,
+        face_value=face_value,
+        quantity=quantity,
+        wallet_currency=wallet.currency,
+        fx=fx,
+        order_fee=order_fee,
+        fee_currency=fee_currency,
+    )
+    return Quote(price=result, wallet_balance_minor=wallet.balance_minor, quoted_at=now or utcnow())
 
 
 async def place_order(
@@ -309,9 +377,16 @@ async def place_order(
                 return _replay(existing, request_hash)
             product, approval, wallet = await _pricing_context(conn, partner=partner, sku=sku)
             fx = await _fx_for(conn, product, wallet.currency, fee_currency)
-            result = pricing.price(product=product, approval=approval, face_value=face_value,
-                                   quantity=quantity, wallet_currency=wallet.currency, fx=fx,
-                                   order_fee=order_fee, fee_currency=fee_currency)
+            result = pricing.price(
+                product=product,
+                approval=approval,
+                face_value=face_value,
+                quantity=quantity,
+                wallet_currency=wallet.currency,
+                fx=fx,
+                order_fee=order_fee,
+                fee_currency=fee_currency,
+            )
             pricing.check_expected_total(result, expected_total)
             if product is None:  # pragma: no cover - price() already refused it
                 raise ProductNotAvailable("this product is not available to you")
@@ -345,10 +420,13 @@ async def place_order(
                 "updated_at": now,
                 "completed_at": None,
             }
-            inserted = (await conn.execute(
-                insert_ignore(conn, orders, ["partner_id", "reference_id"])
-                .values(**row).returning(orders.c.id)
-            )).first()
+            inserted = (
+                await conn.execute(
+                    insert_ignore(conn, orders, ["partner_id", "reference_id"])
+                    .values(**row)
+                    .returning(orders.c.id)
+                )
+            ).first()
             if inserted is None:
                 # A concurrent request with the same referenceId committed first.
                 raced = await _find_by_reference(conn, partner.id, reference_id)
@@ -357,19 +435,35 @@ async def place_order(
                 return _replay(raced, request_hash)
             face = money.format_amount(result.face_value_minor, result.face_currency)
             entry = await ledger.debit(
-                conn, wallet_id=wallet.id, amount_minor=result.total_minor,
+                conn,
+                wallet_id=wallet.id,
+                amount_minor=result.total_minor,
                 description=f"Order {row['id']}: {quantity} \u00d7 {product.name} {face}",
-                actor=actor, order_id=row["id"], entry_key=f"order:{row['id']}",
-                request_id=request_id, now=now,
+                actor=actor,
+                order_id=row["id"],
+                entry_key=f"order:{row['id']}",
+                request_id=request_id,
+                now=now,
             )
-            await jobs.enqueue(conn, kind=jobs.FULFILMENT, payload={"orderId": row["id"]},
-                               dedupe_key=f"fulfilment:{row['id']}", request_id=request_id,
-                               now=now, max_attempts=1000)
+            await jobs.enqueue(
+                conn,
+                kind=jobs.FULFILMENT,
+                payload={"orderId": row["id"]},
+                dedupe_key=f"fulfilment:{row['id']}",
+                request_id=request_id,
+                now=now,
+                max_attempts=1000,
+            )
             if entry.balance_after_minor < partner.low_balance_threshold_minor:
-                await note_balance_change(conn, partner_id=partner.id, wallet_id=wallet.id,
-                                          balance_minor=entry.balance_after_minor,
-                                          currency=wallet.currency, request_id=request_id,
-                                          now=now)
+                await note_balance_change(
+                    conn,
+                    partner_id=partner.id,
+                    wallet_id=wallet.id,
+                    balance_minor=entry.balance_after_minor,
+                    currency=wallet.currency,
+                    request_id=request_id,
+                    now=now,
+                )
             return Order.from_row(row), True
     except IntegrityError:
         # Last line of defence for races the ON CONFLICT above cannot see.
@@ -381,6 +475,7 @@ async def place_order(
 
 
 # -- refunds ------------------------------------------------------------------------------------
+
 
 async def refund_order(
     conn: AsyncConnection,
@@ -400,28 +495,44 @@ async def refund_order(
     if amount_minor <= 0:
         raise ValidationFailed("refund amount must be positive")
     now = now or utcnow()
-    row = (await conn.execute(
-        update(orders)
-        .where(orders.c.id == order_id,
-               orders.c.refunded_minor + amount_minor <= orders.c.total_minor)
-        .values(refunded_minor=orders.c.refunded_minor + amount_minor, updated_at=now)
-        .returning(orders.c.wallet_id)
-    )).one_or_none()
+    row = (
+        await conn.execute(
+            update(orders)
+            .where(
+                orders.c.id == order_id,
+                orders.c.refunded_minor + amount_minor <= orders.c.total_minor,
+            )
+            .values(refunded_minor=orders.c.refunded_minor + amount_minor, updated_at=now)
+            .returning(orders.c.wallet_id)
+        )
+    ).one_or_none()
     if row is None:
         exists = await conn.scalar(select(orders.c.id).where(orders.c.id == order_id))
         if exists is None:
             raise NotFound("order not found")
         raise InvalidState("the order has already been refunded")
     return await ledger.refund(
-        conn, wallet_id=row.wallet_id, amount_minor=amount_minor,
-        description=f"Refund ({kind}) for order {order_id}: {reason}"[:500], actor=actor,
-        order_id=order_id, entry_key=f"refund:{order_id}:{kind}", request_id=request_id, now=now,
+        conn,
+        wallet_id=row.wallet_id,
+        amount_minor=amount_minor,
+        description=f"Refund ({kind}) for order {order_id}: {reason}"[:500],
+        actor=actor,
+        order_id=order_id,
+        entry_key=f"refund:{order_id}:{kind}",
+        request_id=request_id,
+        now=now,
     )
 
 
-async def _transition(conn: AsyncConnection, *, order_id: str, to: str, now: datetime,
-                      extra: dict[str, Any] | None = None,
-                      only_unsubmitted: bool = False) -> Order:
+async def _transition(
+    conn: AsyncConnection,
+    *,
+    order_id: str,
+    to: str,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+    only_unsubmitted: bool = False,
+) -> Order:
     query = update(orders).where(orders.c.id == order_id, orders.c.status == "processing")
     if only_unsubmitted:
         query = query.where(orders.c.vendor_submitted_at.is_(None))
@@ -437,36 +548,59 @@ async def _transition(conn: AsyncConnection, *, order_id: str, to: str, now: dat
     return Order.from_row(row)
 
 
-async def _finish(conn: AsyncConnection, *, order: Order, request_id: str | None,
-                  now: datetime) -> Order:
+async def _finish(
+    conn: AsyncConnection, *, order: Order, request_id: str | None, now: datetime
+) -> Order:
     """Re-read after refunds, emit the one terminal event, nudge the low-balance flag."""
     fresh = await get_order(conn, order_id=order.id)
-    await events.record_event(conn, partner_id=fresh.partner_id,
-                              event_type=TERMINAL_EVENT[fresh.status], data=order_public(fresh),
-                              order_id=fresh.id, request_id=request_id, now=now)
+    await events.record_event(
+        conn,
+        partner_id=fresh.partner_id,
+        event_type=TERMINAL_EVENT[fresh.status],
+        data=order_public(fresh),
+        order_id=fresh.id,
+        request_id=request_id,
+        now=now,
+    )
     if fresh.refunded_minor:
-        balance = await conn.scalar(select(wallets.c.balance_minor)
-                                    .where(wallets.c.id == fresh.wallet_id))
-        await note_balance_change(conn, partner_id=fresh.partner_id, wallet_id=fresh.wallet_id,
-                                  balance_minor=int(balance or 0), currency=fresh.currency,
-                                  request_id=request_id, now=now)
+        balance = await conn.scalar(
+            select(wallets.c.balance_minor).where(wallets.c.id == fresh.wallet_id)
+        )
+        await note_balance_change(
+            conn,
+            partner_id=fresh.partner_id,
+            wallet_id=fresh.wallet_id,
+            balance_minor=int(balance or 0),
+            currency=fresh.currency,
+            request_id=request_id,
+            now=now,
+        )
     return fresh
 
 
 async def _cancel_pending_fulfilment(conn: AsyncConnection, order_id: str, now: datetime) -> None:
     await conn.execute(
         update(jobs_table)
-        .where(jobs_table.c.dedupe_key == f"fulfilment:{order_id}",
-               jobs_table.c.status == "pending")
+        .where(
+            jobs_table.c.dedupe_key == f"fulfilment:{order_id}", jobs_table.c.status == "pending"
+        )
         .values(status="done", last_error="order no longer processing", updated_at=now)
     )
 
 
 # -- transitions --------------------------------------------------------------------------------
 
-async def fail_order(conn: AsyncConnection, *, order_id: str, reason: str, actor: str = "system",
-                     vendor_status: str | None = None, request_id: str | None = None,
-                     now: datetime | None = None) -> Order:
+
+async def fail_order(
+    conn: AsyncConnection,
+    *,
+    order_id: str,
+    reason: str,
+    actor: str = "system",
+    vendor_status: str | None = None,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> Order:
     """``processing`` → ``failed`` and refund everything not yet refunded (in ``conn``)."""
     now = now or utcnow()
     extra: dict[str, Any] = {"failure_reason": reason[:500]}
@@ -475,8 +609,16 @@ async def fail_order(conn: AsyncConnection, *, order_id: str, reason: str, actor
     order = await _transition(conn, order_id=order_id, to="failed", now=now, extra=extra)
     remaining = order.total_minor - order.refunded_minor
     if remaining > 0:
-        await refund_order(conn, order_id=order_id, amount_minor=remaining, kind="failed",
-                           actor=actor, reason=reason, request_id=request_id, now=now)
+        await refund_order(
+            conn,
+            order_id=order_id,
+            amount_minor=remaining,
+            kind="failed",
+            actor=actor,
+            reason=reason,
+            request_id=request_id,
+            now=now,
+        )
     await _cancel_pending_fulfilment(conn, order_id, now)
     return await _finish(conn, order=order, request_id=request_id, now=now)
 
@@ -503,8 +645,14 @@ async def complete_order(
     if fulfilled != len(cards):
         raise ValueError("quantity_fulfilled must equal the number of cards")
     if fulfilled == 0:
-        return await fail_order(conn, order_id=order_id, reason="the vendor delivered no cards",
-                                vendor_status=vendor_status, request_id=request_id, now=now)
+        return await fail_order(
+            conn,
+            order_id=order_id,
+            reason="the vendor delivered no cards",
+            vendor_status=vendor_status,
+            request_id=request_id,
+            now=now,
+        )
     current = await get_order(conn, order_id=order_id)
     if fulfilled > current.quantity:
         raise ValueError(f"{fulfilled} cards for an order of {current.quantity}")
@@ -515,78 +663,142 @@ async def complete_order(
     if vendor_status is not None:
         extra["vendor_status"] = vendor_status
     order = await _transition(conn, order_id=order_id, to=status, now=now, extra=extra)
-    await conn.execute(order_cards.insert(), [
-        {
-            "order_id": order_id,
-            "position": position,
-            "serial_encrypted": cipher.encrypt(card.serial_number,
-                                               associated_data=f"{order_id}:{position}:serial"),
-            "code_encrypted": cipher.encrypt(card.code,
-                                             associated_data=f"{order_id}:{position}:code"),
-            "pin_encrypted": None if card.pin is None else cipher.encrypt(
-                card.pin, associated_data=f"{order_id}:{position}:pin"),
-            "expires_at": card.expires_at,
-            "created_at": now,
-        }
-        for position, card in enumerate(cards)
-    ])
+    await conn.execute(
+        order_cards.insert(),
+        [
+            {
+                "order_id": order_id,
+                "position": position,
+                "serial_encrypted": cipher.encrypt(
+                    card.serial_number, associated_data=f"{order_id}:{position}:serial"
+                ),
+                "code_encrypted": cipher.encrypt(
+                    card.code, associated_data=f"{order_id}:{position}:code"
+                ),
+                "pin_encrypted": None
+                if card.pin is None
+                else cipher.encrypt(card.pin, associated_data=f"{order_id}:{position}:pin"),
+                "expires_at": card.expires_at,
+                "created_at": now,
+            }
+            for position, card in enumerate(cards)
+        ],
+    )
     missing = order.quantity - fulfilled
     if missing:
-        await refund_order(conn, order_id=order_id, amount_minor=order.unit_price_minor * missing,
-                           kind="unfilled", actor="system",
-                           reason=f"{missing} of {order.quantity} cards not delivered",
-                           request_id=request_id, now=now)
+        await refund_order(
+            conn,
+            order_id=order_id,
+            amount_minor=order.unit_price_minor * missing,
+            kind="unfilled",
+            actor="system",
+            reason=f"{missing} of {order.quantity} cards not delivered",
+            request_id=request_id,
+            now=now,
+        )
     return await _finish(conn, order=order, request_id=request_id, now=now)
 
 
-async def cancel_order(db: Database, *, order_id: str, actor: str, reason: str,
-                       partner_id: str | None = None, request_id: str | None = None,
-                       now: datetime | None = None) -> Order:
+async def cancel_order(
+    db: Database,
+    *,
+    order_id: str,
+    actor: str,
+    reason: str,
+    partner_id: str | None = None,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> Order:
     """Cancel a ``processing`` order not yet submitted to the vendor; full refund, event, audit."""
     now = now or utcnow()
     async with db.write() as conn:
         if partner_id is not None:
             await get_order(conn, order_id=order_id, partner_id=partner_id)
-        order = await _transition(conn, order_id=order_id, to="cancelled", now=now,
-                                  extra={"failure_reason": reason[:500]}, only_unsubmitted=True)
-        await refund_order(conn, order_id=order_id, amount_minor=order.total_minor,
-                           kind="cancelled", actor=actor, reason=reason, request_id=request_id,
-                           now=now)
+        order = await _transition(
+            conn,
+            order_id=order_id,
+            to="cancelled",
+            now=now,
+            extra={"failure_reason": reason[:500]},
+            only_unsubmitted=True,
+        )
+        await refund_order(
+            conn,
+            order_id=order_id,
+            amount_minor=order.total_minor,
+            kind="cancelled",
+            actor=actor,
+            reason=reason,
+            request_id=request_id,
+            now=now,
+        )
         await _cancel_pending_fulfilment(conn, order_id, now)
         fresh = await _finish(conn, order=order, request_id=request_id, now=now)
-        await audit.record(conn, actor=actor, action="order.cancel", target_type="order",
-                           target_id=order_id, before={"status": "processing"},
-                           after={"status": fresh.status,
-                                  "refundedAmount": money.format_amount(fresh.refunded_minor,
-                                                                        fresh.currency)},
-                           reason=reason, request_id=request_id, now=now)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="order.cancel",
+            target_type="order",
+            target_id=order_id,
+            before={"status": "processing"},
+            after={
+                "status": fresh.status,
+                "refundedAmount": money.format_amount(fresh.refunded_minor, fresh.currency),
+            },
+            reason=reason,
+            request_id=request_id,
+            now=now,
+        )
         return fresh
 
 
-async def mark_failed_and_refund(db: Database, *, order_id: str, actor: str, reason: str,
-                                 request_id: str | None = None,
-                                 now: datetime | None = None) -> Order:
+async def mark_failed_and_refund(
+    db: Database,
+    *,
+    order_id: str,
+    actor: str,
+    reason: str,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> Order:
     """Admin: end a stuck ``processing`` order as ``failed`` with a full refund (+ audit
     ``order.mark_failed_and_refund``, the contract's name for it)."""
     now = now or utcnow()
     async with db.write() as conn:
         current = await get_order(conn, order_id=order_id)
-        order = await fail_order(conn, order_id=order_id, reason=reason, actor=actor,
-                                 request_id=request_id, now=now)
-        await audit.record(conn, actor=actor, action="order.mark_failed_and_refund",
-                           target_type="order", target_id=order_id,
-                           before={"status": current.status,
-                                   "refundedAmount": money.format_amount(current.refunded_minor,
-                                                                         current.currency)},
-                           after={"status": order.status,
-                                  "refundedAmount": money.format_amount(order.refunded_minor,
-                                                                        order.currency)},
-                           reason=reason, request_id=request_id, now=now)
+        order = await fail_order(
+            conn, order_id=order_id, reason=reason, actor=actor, request_id=request_id, now=now
+        )
+        await audit.record(
+            conn,
+            actor=actor,
+            action="order.mark_failed_and_refund",
+            target_type="order",
+            target_id=order_id,
+            before={
+                "status": current.status,
+                "refundedAmount": money.format_amount(current.refunded_minor, current.currency),
+            },
+            after={
+                "status": order.status,
+                "refundedAmount": money.format_amount(order.refunded_minor, order.currency),
+            },
+            reason=reason,
+            request_id=request_id,
+            now=now,
+        )
         return order
 
 
-async def refund_remaining(db: Database, *, order_id: str, actor: str, reason: str,
-                           request_id: str | None = None, now: datetime | None = None) -> Order:
+async def refund_remaining(
+    db: Database,
+    *,
+    order_id: str,
+    actor: str,
+    reason: str,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> Order:
     """Admin: refund what is left of a completed/partially completed order, exactly once."""
     now = now or utcnow()
     async with db.write() as conn:
@@ -596,45 +808,80 @@ async def refund_remaining(db: Database, *, order_id: str, actor: str, reason: s
         remaining = order.total_minor - order.refunded_minor
         if remaining <= 0:
             raise InvalidState("the order has already been refunded")
-        await refund_order(conn, order_id=order_id, amount_minor=remaining, kind="admin",
-                           actor=actor, reason=reason, request_id=request_id, now=now)
+        await refund_order(
+            conn,
+            order_id=order_id,
+            amount_minor=remaining,
+            kind="admin",
+            actor=actor,
+            reason=reason,
+            request_id=request_id,
+            now=now,
+        )
         fresh = await get_order(conn, order_id=order_id)
-        await audit.record(conn, actor=actor, action="order.refund", target_type="order",
-                           target_id=order_id,
-                           before={"refundedAmount": money.format_amount(order.refunded_minor,
-                                                                         order.currency)},
-                           after={"refundedAmount": money.format_amount(fresh.refunded_minor,
-                                                                        fresh.currency)},
-                           reason=reason, request_id=request_id, now=now)
-        balance = await conn.scalar(select(wallets.c.balance_minor)
-                                    .where(wallets.c.id == fresh.wallet_id))
-        await note_balance_change(conn, partner_id=fresh.partner_id, wallet_id=fresh.wallet_id,
-                                  balance_minor=int(balance or 0), currency=fresh.currency,
-                                  request_id=request_id, now=now)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="order.refund",
+            target_type="order",
+            target_id=order_id,
+            before={"refundedAmount": money.format_amount(order.refunded_minor, order.currency)},
+            after={"refundedAmount": money.format_amount(fresh.refunded_minor, fresh.currency)},
+            reason=reason,
+            request_id=request_id,
+            now=now,
+        )
+        balance = await conn.scalar(
+            select(wallets.c.balance_minor).where(wallets.c.id == fresh.wallet_id)
+        )
+        await note_balance_change(
+            conn,
+            partner_id=fresh.partner_id,
+            wallet_id=fresh.wallet_id,
+            balance_minor=int(balance or 0),
+            currency=fresh.currency,
+            request_id=request_id,
+            now=now,
+        )
         return fresh
 
 
 # -- vendor bookkeeping (used by the fulfilment job) ---------------------------------------------
 
-async def begin_vendor_submission(conn: AsyncConnection, *, order_id: str,
-                                  now: datetime | None = None) -> Order | None:
+
+async def begin_vendor_submission(
+    conn: AsyncConnection, *, order_id: str, now: datetime | None = None
+) -> Order | None:
     """Fence between cancel and submit: stamp ``vendor_submitted_at`` (first time only) and return
     the order, or None when it is no longer ``processing`` (e.g. cancelled) — then do not submit.
     Commit this before calling the vendor; a resumed job gets the same order (same RequestId)."""
     now = now or utcnow()
-    row = (await conn.execute(
-        update(orders).where(orders.c.id == order_id, orders.c.status == "processing")
-        .values(vendor_submitted_at=func.coalesce(orders.c.vendor_submitted_at, now),
-                updated_at=now)
-        .returning(*orders.c)
-    )).mappings().one_or_none()
+    row = (
+        (
+            await conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.status == "processing")
+                .values(
+                    vendor_submitted_at=func.coalesce(orders.c.vendor_submitted_at, now),
+                    updated_at=now,
+                )
+                .returning(*orders.c)
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
     return Order.from_row(row) if row else None
 
 
-async def record_vendor_progress(conn: AsyncConnection, *, order_id: str,
-                                 vendor_order_id: str | None = None,
-                                 vendor_status: str | None = None,
-                                 now: datetime | None = None) -> None:
+async def record_vendor_progress(
+    conn: AsyncConnection,
+    *,
+    order_id: str,
+    vendor_order_id: str | None = None,
+    vendor_status: str | None = None,
+    now: datetime | None = None,
+) -> None:
     """Remember the vendor's order id / status while the order is still processing."""
     values: dict[str, Any] = {"updated_at": now or utcnow()}
     if vendor_order_id is not None:
@@ -645,6 +892,7 @@ async def record_vendor_progress(conn: AsyncConnection, *, order_id: str,
 
 
 # -- money trail --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, kw_only=True)
 class OrderTrail:
@@ -676,9 +924,12 @@ class OrderTrail:
             "charged": fmt(self.charged_minor, cur),
             "walletAfter": fmt(self.wallet_after_minor, cur),
             "refunds": [
-                {"ledgerEntryId": r.id, "amount": fmt(r.amount_minor, cur),
-                 "createdAt": r.created_at.isoformat().replace("+00:00", "Z"),
-                 "description": r.description}
+                {
+                    "ledgerEntryId": r.id,
+                    "amount": fmt(r.amount_minor, cur),
+                    "createdAt": r.created_at.isoformat().replace("+00:00", "Z"),
+                    "description": r.description,
+                }
                 for r in self.refunds
             ],
             "refundedTotal": fmt(self.refunded_total_minor, cur),
@@ -688,8 +939,9 @@ class OrderTrail:
         }
 
 
-async def order_trail(conn: AsyncConnection, *, order_id: str,
-                      partner_id: str | None = None) -> OrderTrail:
+async def order_trail(
+    conn: AsyncConnection, *, order_id: str, partner_id: str | None = None
+) -> OrderTrail:
     """The money trail of an order, with the one-line sentence
     "Partner Acme, wallet was 500.00 USD, bought 1 * Amazon US 50.00, charged 52.50, balance 447.50"
     (refunds, when any, are appended: "; refunded 52.50, balance 500.00")."""
@@ -697,10 +949,13 @@ async def order_trail(conn: AsyncConnection, *, order_id: str,
     partner_name = await conn.scalar(
         select(partners.c.name).where(partners.c.id == order.partner_id)
     )
-    rows = (await conn.execute(
-        select(ledger_entries).where(ledger_entries.c.order_id == order_id)
-        .order_by(ledger_entries.c.wallet_seq)
-    )).mappings()
+    rows = (
+        await conn.execute(
+            select(ledger_entries)
+            .where(ledger_entries.c.order_id == order_id)
+            .order_by(ledger_entries.c.wallet_seq)
+        )
+    ).mappings()
     entries = tuple(LedgerEntry.from_row(r) for r in rows)
     debit = next((e for e in entries if e.type == "debit"), None)
     if debit is None:  # pragma: no cover - every accepted order has its debit
@@ -715,8 +970,10 @@ async def order_trail(conn: AsyncConnection, *, order_id: str,
         f"charged {fmt(-debit.amount_minor, cur)}, balance {fmt(debit.balance_after_minor, cur)}"
     )
     for refund_entry in refunds:
-        sentence += (f"; refunded {fmt(refund_entry.amount_minor, cur)}, "
-                     f"balance {fmt(refund_entry.balance_after_minor, cur)}")
+        sentence += (
+            f"; refunded {fmt(refund_entry.amount_minor, cur)}, "
+            f"balance {fmt(refund_entry.balance_after_minor, cur)}"
+        )
     return OrderTrail(
         order=order,
         partner_name=str(partner_name),

@@ -66,8 +66,9 @@ async def fetch_page(
         raise ValueError(f"limit must be 1..{MAX_LIMIT}")
     if cursor is not None:
         created, row_id = decode_cursor(cursor)
-        query = query.where(or_(created_col < created,
-                                and_(created_col == created, id_col < row_id)))
+        query = query.where(
+            or_(created_col < created, and_(created_col == created, id_col < row_id))
+        )
     query = query.order_by(created_col.desc(), id_col.desc()).limit(limit + 1)
     rows: Sequence[Any] = (await conn.execute(query)).mappings().all()
     items = [build(row) for row in rows[:limit]]

@@ -64,11 +64,17 @@ class CatalogEntry:
         p, cur = self.product, self.currency
         fmt = money.format_amount
         face_min = fmt(p.min_face_minor, p.face_currency)
-        face_max = face_min if p.max_face_minor == p.min_face_minor else fmt(
-            p.max_face_minor, p.face_currency)
+        face_max = (
+            face_min
+            if p.max_face_minor == p.min_face_minor
+            else fmt(p.max_face_minor, p.face_currency)
+        )
         price_min = fmt(self.unit_price_min_minor, cur)
-        price_max = price_min if self.unit_price_max_minor == self.unit_price_min_minor else fmt(
-            self.unit_price_max_minor, cur)
+        price_max = (
+            price_min
+            if self.unit_price_max_minor == self.unit_price_min_minor
+            else fmt(self.unit_price_max_minor, cur)
+        )
         return {
             "sku": p.sku,
             "name": p.name,
@@ -124,15 +130,24 @@ def _like_contains(text: str) -> str:
 
 
 @lru_cache(maxsize=128)
-def _page_template(dialect: str, *, sku: bool, currency: bool, country: bool, brand: bool,
-                   category: bool, after: bool) -> Select[Any]:
+def _page_template(
+    dialect: str,
+    *,
+    sku: bool,
+    currency: bool,
+    country: bool,
+    brand: bool,
+    category: bool,
+    after: bool,
+) -> Select[Any]:
     """The page query for one combination of filters, built once and reused with new parameters
     (building and cache-keying a SELECT costs more than running this one)."""
     query = (
         select(products, partner_products.c.discount_percent)
         .select_from(partner_products.join(products, products.c.sku == partner_products.c.sku))
-        .where(partner_products.c.partner_id == bindparam("partner_id"),
-               products.c.available.is_(True))
+        .where(
+            partner_products.c.partner_id == bindparam("partner_id"), products.c.available.is_(True)
+        )
     )
     if sku:
         query = query.where(partner_products.c.sku == bindparam("sku"))
@@ -141,31 +156,45 @@ def _page_template(dialect: str, *, sku: bool, currency: bool, country: bool, br
     if country:
         query = query.where(products.c.country_code == bindparam("country"))
     if brand:
-        query = query.where(
-            func.lower(products.c.brand_name).like(bindparam("brand"), escape="/")
-        )
+        query = query.where(func.lower(products.c.brand_name).like(bindparam("brand"), escape="/"))
     if category:
         # ``category`` is one of the product's categories (a JSON array), per dialect.
         if dialect == "postgresql":
-            query = query.where(cast(products.c.categories, JSONB).contains(
-                bindparam("category_json", type_=JSONB)))
+            query = query.where(
+                cast(products.c.categories, JSONB).contains(bindparam("category_json", type_=JSONB))
+            )
         else:
             each = func.json_each(products.c.categories).table_valued("value")
-            query = query.where(exists(select(literal(1)).select_from(each)
-                                       .where(each.c.value == bindparam("category"))))
+            query = query.where(
+                exists(
+                    select(literal(1))
+                    .select_from(each)
+                    .where(each.c.value == bindparam("category"))
+                )
+            )
     if after:
         query = query.where(partner_products.c.sku > bindparam("after"))
     return query.order_by(partner_products.c.sku).limit(bindparam("limit"))
 
 
-def _page_query(conn: AsyncConnection, *, partner_id: str, filters: CatalogFilters,
-                after_sku: str | None, limit: int) -> tuple[Select[Any], dict[str, Any]]:
+def _page_query(
+    conn: AsyncConnection,
+    *,
+    partner_id: str,
+    filters: CatalogFilters,
+    after_sku: str | None,
+    limit: int,
+) -> tuple[Select[Any], dict[str, Any]]:
     """The page query (``limit + 1`` rows, to know whether there is a next page) and its
     parameters."""
     query = _page_template(
-        conn.dialect.name, sku=filters.sku is not None, currency=filters.currency is not None,
-        country=filters.country is not None, brand=filters.brand is not None,
-        category=filters.category is not None, after=after_sku is not None,
+        conn.dialect.name,
+        sku=filters.sku is not None,
+        currency=filters.currency is not None,
+        country=filters.country is not None,
+        brand=filters.brand is not None,
+        category=filters.category is not None,
+        after=after_sku is not None,
     )
     params: dict[str, Any] = {"partner_id": partner_id, "limit": limit + 1}
     if filters.sku is not None:
@@ -199,8 +228,13 @@ async def list_catalog(
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be 1..{MAX_LIMIT}")
     after = decode_catalog_cursor(cursor) if cursor is not None else None
-    query, params = _page_query(conn, partner_id=partner_id, filters=filters or CatalogFilters(),
-                                after_sku=after, limit=limit)
+    query, params = _page_query(
+        conn,
+        partner_id=partner_id,
+        filters=filters or CatalogFilters(),
+        after_sku=after,
+        limit=limit,
+    )
     rows = (await conn.execute(query, params)).mappings().all()
     page_rows = rows[:limit]
     next_cursor = encode_catalog_cursor(page_rows[-1]["sku"]) if len(rows) > limit else None
@@ -215,14 +249,25 @@ async def list_catalog(
         product = _product(row)
         discount: Decimal = row["discount_percent"]
         try:
-            low, high = _end_prices(product, discount, wallet_currency=wallet_currency, fx=fx,
-                                    order_fee=order_fee, fee_currency=fee_currency)
+            low, high = _end_prices(
+                product,
+                discount,
+                wallet_currency=wallet_currency,
+                fx=fx,
+                order_fee=order_fee,
+                fee_currency=fee_currency,
+            )
         except ProductNotAvailable:
             continue  # no FX rate: it cannot be priced, so it cannot be sold
-        entries.append(CatalogEntry(
-            product=product, discount_percent=discount, currency=wallet_currency,
-            unit_price_min_minor=low, unit_price_max_minor=high,
-        ))
+        entries.append(
+            CatalogEntry(
+                product=product,
+                discount_percent=discount,
+                currency=wallet_currency,
+                unit_price_min_minor=low,
+                unit_price_max_minor=high,
+            )
+        )
     return Page(entries, next_cursor)
 
 
@@ -230,8 +275,15 @@ def _product(row: Any) -> Product:
     return Product(**{name: row[name] for name in _PRODUCT_FIELDS})
 
 
-def _end_prices(product: Product, discount: Decimal, *, wallet_currency: str,
-                fx: pricing.FxTable, order_fee: Decimal, fee_currency: str) -> tuple[int, int]:
+def _end_prices(
+    product: Product,
+    discount: Decimal,
+    *,
+    wallet_currency: str,
+    fx: pricing.FxTable,
+    order_fee: Decimal,
+    fee_currency: str,
+) -> tuple[int, int]:
     """One card's price at the lowest and the highest face value, in wallet minor units.
 
     Exactly :func:`pricing.unit_price_range` (no profit or stock check: the catalog shows what an
@@ -239,14 +291,24 @@ def _end_prices(product: Product, discount: Decimal, *, wallet_currency: str,
     """
     if product.min_face_minor != product.max_face_minor:
         low, high = pricing.unit_price_range(
-            product=product, approval=_Discount(discount), wallet_currency=wallet_currency,
-            fx=fx, order_fee=order_fee, fee_currency=fee_currency,
+            product=product,
+            approval=_Discount(discount),
+            wallet_currency=wallet_currency,
+            fx=fx,
+            order_fee=order_fee,
+            fee_currency=fee_currency,
         )
         return low.unit_price_minor, high.unit_price_minor
     one = pricing.price(
-        product=product, approval=_Discount(discount),
-        face_value=money.from_minor(product.min_face_minor, product.face_currency), quantity=1,
-        wallet_currency=wallet_currency, fx=fx, order_fee=order_fee, fee_currency=fee_currency,
-        check_profit=False, check_stock=False,
+        product=product,
+        approval=_Discount(discount),
+        face_value=money.from_minor(product.min_face_minor, product.face_currency),
+        quantity=1,
+        wallet_currency=wallet_currency,
+        fx=fx,
+        order_fee=order_fee,
+        fee_currency=fee_currency,
+        check_profit=False,
+        check_stock=False,
     )
     return one.unit_price_minor, one.unit_price_minor

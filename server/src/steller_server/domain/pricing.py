@@ -252,10 +252,16 @@ def unit_price_range(
     for face_minor in (product.min_face_minor, product.max_face_minor):
         ends.append(
             price(
-                product=product, approval=approval,
-                face_value=money.from_minor(face_minor, product.face_currency), quantity=1,
-                wallet_currency=wallet_currency, fx=fx, order_fee=order_fee,
-                fee_currency=fee_currency, check_profit=False, check_stock=False,
+                product=product,
+                approval=approval,
+                face_value=money.from_minor(face_minor, product.face_currency),
+                quantity=1,
+                wallet_currency=wallet_currency,
+                fx=fx,
+                order_fee=order_fee,
+                fee_currency=fee_currency,
+                check_profit=False,
+                check_stock=False,
             )
         )
     return ends[0], ends[1]
@@ -288,10 +294,16 @@ def approval_guard(
     for face_minor in (product.min_face_minor, product.max_face_minor):
         ends.append(
             price(
-                product=product, approval=approval,
-                face_value=money.from_minor(face_minor, product.face_currency), quantity=1,
-                wallet_currency=wallet_currency, fx=fx, order_fee=order_fee,
-                fee_currency=fee_currency, check_profit=False, check_stock=False,
+                product=product,
+                approval=approval,
+                face_value=money.from_minor(face_minor, product.face_currency),
+                quantity=1,
+                wallet_currency=wallet_currency,
+                fx=fx,
+                order_fee=order_fee,
+                fee_currency=fee_currency,
+                check_profit=False,
+                check_stock=False,
             )
         )
     for end in ends:

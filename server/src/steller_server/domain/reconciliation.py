@@ -44,8 +44,11 @@ __all__ = [
 STUCK_AFTER = timedelta(minutes=30)
 STALE_AFTER = timedelta(hours=1)
 #: Our terminal status → the final status Bamboo must report for the same order.
-VENDOR_STATUS_FOR = {"completed": "Succeeded", "partially_completed": "PartialFailed",
-                     "failed": "Failed"}
+VENDOR_STATUS_FOR = {
+    "completed": "Succeeded",
+    "partially_completed": "PartialFailed",
+    "failed": "Failed",
+}
 NOT_AT_VENDOR = "Rejected"  # vendor_status of orders Bamboo refused at checkout
 
 
@@ -64,8 +67,13 @@ class Finding:
     details: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
-        return {"kind": self.kind, "severity": self.severity, "message": self.message,
-                "walletId": self.wallet_id, "orderId": self.order_id}
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "message": self.message,
+            "walletId": self.wallet_id,
+            "orderId": self.order_id,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,16 +93,26 @@ class ReconciliationRun:
 
     def public(self) -> dict[str, Any]:
         """The ``ReconciliationRun`` schema."""
-        return {"id": self.id, "status": self.status, "startedAt": _ts(self.started_at),
-                "finishedAt": _ts(self.finished_at), "walletsChecked": self.wallets_checked,
-                "ordersChecked": self.orders_checked, "findings": list(self.findings)}
+        return {
+            "id": self.id,
+            "status": self.status,
+            "startedAt": _ts(self.started_at),
+            "finishedAt": _ts(self.finished_at),
+            "walletsChecked": self.wallets_checked,
+            "ordersChecked": self.orders_checked,
+            "findings": list(self.findings),
+        }
 
 
 # -- runs ---------------------------------------------------------------------------------------
 
+
 async def get_run(conn: AsyncConnection, *, run_id: str) -> ReconciliationRun:
-    row = (await conn.execute(select(reconciliation_runs)
-                              .where(reconciliation_runs.c.id == run_id))).mappings().one_or_none()
+    row = (
+        (await conn.execute(select(reconciliation_runs).where(reconciliation_runs.c.id == run_id)))
+        .mappings()
+        .one_or_none()
+    )
     if row is None:
         raise NotFound("reconciliation run not found")
     return ReconciliationRun.from_row(row)
@@ -105,29 +123,52 @@ async def start_run(conn: AsyncConnection, *, now: datetime | None = None) -> Re
     now = now or utcnow()
     await conn.execute(
         update(reconciliation_runs)
-        .where(reconciliation_runs.c.status == "running",
-               reconciliation_runs.c.started_at < now - STALE_AFTER)
+        .where(
+            reconciliation_runs.c.status == "running",
+            reconciliation_runs.c.started_at < now - STALE_AFTER,
+        )
         .values(status="failed", finished_at=now, error="abandoned (no progress)")
     )
-    running = await conn.scalar(select(reconciliation_runs.c.id)
-                                .where(reconciliation_runs.c.status == "running").limit(1))
+    running = await conn.scalar(
+        select(reconciliation_runs.c.id).where(reconciliation_runs.c.status == "running").limit(1)
+    )
     if running is not None:
         raise InvalidState(f"reconciliation {running} is still running")
-    row = {"id": new_id("rec"), "status": "running", "started_at": now, "finished_at": None,
-           "wallets_checked": 0, "orders_checked": 0, "findings": [], "error": None}
+    row = {
+        "id": new_id("rec"),
+        "status": "running",
+        "started_at": now,
+        "finished_at": None,
+        "wallets_checked": 0,
+        "orders_checked": 0,
+        "findings": [],
+        "error": None,
+    }
     await conn.execute(insert(reconciliation_runs).values(**row))
     return ReconciliationRun.from_row(row)
 
 
-async def finish_run(conn: AsyncConnection, *, run_id: str, wallets_checked: int,
-                     orders_checked: int, findings: Iterable[Finding], error: str | None = None,
-                     now: datetime | None = None) -> ReconciliationRun:
+async def finish_run(
+    conn: AsyncConnection,
+    *,
+    run_id: str,
+    wallets_checked: int,
+    orders_checked: int,
+    findings: Iterable[Finding],
+    error: str | None = None,
+    now: datetime | None = None,
+) -> ReconciliationRun:
     now = now or utcnow()
     await conn.execute(
-        update(reconciliation_runs).where(reconciliation_runs.c.id == run_id).values(
-            status="failed" if error else "succeeded", finished_at=now,
-            wallets_checked=wallets_checked, orders_checked=orders_checked,
-            findings=[f.public() for f in findings], error=error[:2000] if error else None,
+        update(reconciliation_runs)
+        .where(reconciliation_runs.c.id == run_id)
+        .values(
+            status="failed" if error else "succeeded",
+            finished_at=now,
+            wallets_checked=wallets_checked,
+            orders_checked=orders_checked,
+            findings=[f.public() for f in findings],
+            error=error[:2000] if error else None,
         )
     )
     return await get_run(conn, run_id=run_id)
@@ -135,17 +176,27 @@ async def finish_run(conn: AsyncConnection, *, run_id: str, wallets_checked: int
 
 # -- checks -------------------------------------------------------------------------------------
 
+
 async def wallet_drift(conn: AsyncConnection) -> tuple[int, list[Finding]]:
     """(wallets checked, a critical finding per wallet whose balance != its ledger sum)."""
-    sums = (select(ledger_entries.c.wallet_id,
-                   func.sum(ledger_entries.c.amount_minor).label("total"))
-            .group_by(ledger_entries.c.wallet_id).subquery())
-    rows = (await conn.execute(
-        select(wallets.c.id, wallets.c.partner_id, wallets.c.currency, wallets.c.balance_minor,
-               func.coalesce(sums.c.total, 0).label("ledger"))
-        .select_from(wallets.outerjoin(sums, sums.c.wallet_id == wallets.c.id))
-        .order_by(wallets.c.id)
-    )).all()
+    sums = (
+        select(ledger_entries.c.wallet_id, func.sum(ledger_entries.c.amount_minor).label("total"))
+        .group_by(ledger_entries.c.wallet_id)
+        .subquery()
+    )
+    rows = (
+        await conn.execute(
+            select(
+                wallets.c.id,
+                wallets.c.partner_id,
+                wallets.c.currency,
+                wallets.c.balance_minor,
+                func.coalesce(sums.c.total, 0).label("ledger"),
+            )
+            .select_from(wallets.outerjoin(sums, sums.c.wallet_id == wallets.c.id))
+            .order_by(wallets.c.id)
+        )
+    ).all()
     findings = []
     for row in rows:
         ledger_total = int(row.ledger)
@@ -153,14 +204,23 @@ async def wallet_drift(conn: AsyncConnection) -> tuple[int, list[Finding]]:
             continue
         balance = money.format_amount(int(row.balance_minor), row.currency)
         total = money.format_amount(ledger_total, row.currency)
-        findings.append(Finding(
-            kind="wallet_drift", severity="critical", key=f"wallet_drift:{row.id}",
-            wallet_id=row.id,
-            message=f"Wallet {row.id} balance {balance} {row.currency} != ledger sum "
-                    f"{total} {row.currency}",
-            details={"walletId": row.id, "partnerId": row.partner_id, "currency": row.currency,
-                     "balance": balance, "ledgerSum": total},
-        ))
+        findings.append(
+            Finding(
+                kind="wallet_drift",
+                severity="critical",
+                key=f"wallet_drift:{row.id}",
+                wallet_id=row.id,
+                message=f"Wallet {row.id} balance {balance} {row.currency} != ledger sum "
+                f"{total} {row.currency}",
+                details={
+                    "walletId": row.id,
+                    "partnerId": row.partner_id,
+                    "currency": row.currency,
+                    "balance": balance,
+                    "ledgerSum": total,
+                },
+            )
+        )
     return len(rows), findings
 
 
@@ -170,21 +230,29 @@ def _duration(delta: timedelta) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
-async def stuck_orders(conn: AsyncConnection, *, now: datetime,
-                       stuck_after: timedelta = STUCK_AFTER) -> list[Finding]:
-    rows = (await conn.execute(
-        select(orders.c.id, orders.c.partner_id, orders.c.created_at, orders.c.vendor_status)
-        .where(orders.c.status == "processing", orders.c.created_at < now - stuck_after)
-        .order_by(orders.c.created_at)
-    )).all()
+async def stuck_orders(
+    conn: AsyncConnection, *, now: datetime, stuck_after: timedelta = STUCK_AFTER
+) -> list[Finding]:
+    rows = (
+        await conn.execute(
+            select(orders.c.id, orders.c.partner_id, orders.c.created_at, orders.c.vendor_status)
+            .where(orders.c.status == "processing", orders.c.created_at < now - stuck_after)
+            .order_by(orders.c.created_at)
+        )
+    ).all()
     return [
         Finding(
-            kind="stuck_order", severity="warning", key=f"stuck_order:{row.id}",
+            kind="stuck_order",
+            severity="warning",
+            key=f"stuck_order:{row.id}",
             order_id=row.id,
             message=f"Order {row.id} has been processing for {_duration(now - row.created_at)}",
-            details={"orderId": row.id, "partnerId": row.partner_id,
-                     "processingMinutes": int((now - row.created_at).total_seconds() // 60),
-                     "vendorStatus": row.vendor_status},
+            details={
+                "orderId": row.id,
+                "partnerId": row.partner_id,
+                "processingMinutes": int((now - row.created_at).total_seconds() // 60),
+                "vendorStatus": row.vendor_status,
+            },
         )
         for row in rows
     ]
@@ -199,44 +267,79 @@ class VendorCandidate:
     submitted_at: datetime
 
 
-async def vendor_candidates(conn: AsyncConnection, *, since: datetime,
-                            until: datetime) -> list[VendorCandidate]:
+async def vendor_candidates(
+    conn: AsyncConnection, *, since: datetime, until: datetime
+) -> list[VendorCandidate]:
     """Our orders that Bamboo accepted (we recorded a vendor status) submitted in the window."""
-    rows = (await conn.execute(
-        select(orders.c.id, orders.c.vendor_request_id, orders.c.status, orders.c.vendor_status,
-               orders.c.vendor_submitted_at)
-        .where(orders.c.vendor_submitted_at >= since, orders.c.vendor_submitted_at <= until,
-               orders.c.vendor_status.is_not(None), orders.c.vendor_status != NOT_AT_VENDOR)
-        .order_by(orders.c.vendor_submitted_at)
-    )).all()
-    return [VendorCandidate(order_id=r.id, vendor_request_id=r.vendor_request_id.lower(),
-                            status=r.status, vendor_status=r.vendor_status,
-                            submitted_at=r.vendor_submitted_at) for r in rows]
+    rows = (
+        await conn.execute(
+            select(
+                orders.c.id,
+                orders.c.vendor_request_id,
+                orders.c.status,
+                orders.c.vendor_status,
+                orders.c.vendor_submitted_at,
+            )
+            .where(
+                orders.c.vendor_submitted_at >= since,
+                orders.c.vendor_submitted_at <= until,
+                orders.c.vendor_status.is_not(None),
+                orders.c.vendor_status != NOT_AT_VENDOR,
+            )
+            .order_by(orders.c.vendor_submitted_at)
+        )
+    ).all()
+    return [
+        VendorCandidate(
+            order_id=r.id,
+            vendor_request_id=r.vendor_request_id.lower(),
+            status=r.status,
+            vendor_status=r.vendor_status,
+            submitted_at=r.vendor_submitted_at,
+        )
+        for r in rows
+    ]
 
 
-def compare_with_vendor(candidates: Iterable[VendorCandidate],
-                        report: Mapping[str, str]) -> list[Finding]:
+def compare_with_vendor(
+    candidates: Iterable[VendorCandidate], report: Mapping[str, str]
+) -> list[Finding]:
     """``report`` maps lower-case RequestId → Bamboo's status for that order."""
     findings = []
     for order in candidates:
         theirs = report.get(order.vendor_request_id)
         if theirs is None:
-            findings.append(Finding(
-                kind="vendor_order_missing", severity="critical",
-                key=f"vendor_order_missing:{order.order_id}", order_id=order.order_id,
-                message=f"Order {order.order_id} ({order.status}) is not in the vendor's orders "
-                        f"report (RequestId {order.vendor_request_id})",
-                details={"orderId": order.order_id, "requestId": order.vendor_request_id,
-                         "status": order.status},
-            ))
+            findings.append(
+                Finding(
+                    kind="vendor_order_missing",
+                    severity="critical",
+                    key=f"vendor_order_missing:{order.order_id}",
+                    order_id=order.order_id,
+                    message=f"Order {order.order_id} ({order.status}) is not in the vendor's orders "  # noqa: E501
+                    f"report (RequestId {order.vendor_request_id})",
+                    details={
+                        "orderId": order.order_id,
+                        "requestId": order.vendor_request_id,
+                        "status": order.status,
+                    },
+                )
+            )
             continue
         expected = VENDOR_STATUS_FOR.get(order.status)
         if expected is not None and theirs != expected:
-            findings.append(Finding(
-                kind="vendor_status_mismatch", severity="critical",
-                key=f"vendor_status_mismatch:{order.order_id}", order_id=order.order_id,
-                message=f"Order {order.order_id} is {order.status} but the vendor says {theirs}",
-                details={"orderId": order.order_id, "requestId": order.vendor_request_id,
-                         "status": order.status, "vendorStatus": theirs},
-            ))
+            findings.append(
+                Finding(
+                    kind="vendor_status_mismatch",
+                    severity="critical",
+                    key=f"vendor_status_mismatch:{order.order_id}",
+                    order_id=order.order_id,
+                    message=f"Order {order.order_id} is {order.status} but the vendor says {theirs}",  # noqa: E501
+                    details={
+                        "orderId": order.order_id,
+                        "requestId": order.vendor_request_id,
+                        "status": order.status,
+                        "vendorStatus": theirs,
+                    },
+                )
+            )
     return findings

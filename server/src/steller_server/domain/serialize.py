@@ -93,8 +93,9 @@ def partner_public(partner: Partner) -> dict[str, Any]:
         "environment": partner.environment,
         "currency": partner.currency,
         "apiVersion": partner.api_version,
-        "lowBalanceThreshold": money.format_amount(partner.low_balance_threshold_minor,
-                                                   partner.currency),
+        "lowBalanceThreshold": money.format_amount(
+            partner.low_balance_threshold_minor, partner.currency
+        ),
         "notifications": dict(partner.notifications),
         "createdAt": iso(partner.created_at),
     }

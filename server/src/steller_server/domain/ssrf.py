@@ -106,10 +106,12 @@ def parse_url(url: str, *, mode: str) -> WebhookTarget:
     if not host:
         raise UrlNotAllowed("the webhook URL has no host")
     if parts.username is not None or parts.password is not None:
-        raise UrlNotAllowed("the webhook URL must not contain credentials; verify signatures "
-                            "instead")
-    return WebhookTarget(url=url.strip(), scheme=scheme, host=host,
-                         port=port or (443 if scheme == "https" else 80))
+        raise UrlNotAllowed(
+            "the webhook URL must not contain credentials; verify signatures instead"
+        )
+    return WebhookTarget(
+        url=url.strip(), scheme=scheme, host=host, port=port or (443 if scheme == "https" else 80)
+    )
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

@@ -61,33 +61,43 @@ class SyncRun:
     def public(self) -> dict[str, Any]:
         """The ``CatalogSyncRun`` schema."""
         return {
-            "id": self.id, "status": self.status, "trigger": self.trigger,
-            "startedAt": _ts(self.started_at), "finishedAt": _ts(self.finished_at),
-            "brands": self.brands, "products": self.products, "created": self.created,
-            "updated": self.updated, "markedUnavailable": self.marked_unavailable,
-            "exchangeRates": self.exchange_rates, "error": self.error,
+            "id": self.id,
+            "status": self.status,
+            "trigger": self.trigger,
+            "startedAt": _ts(self.started_at),
+            "finishedAt": _ts(self.finished_at),
+            "brands": self.brands,
+            "products": self.products,
+            "created": self.created,
+            "updated": self.updated,
+            "markedUnavailable": self.marked_unavailable,
+            "exchangeRates": self.exchange_rates,
+            "error": self.error,
         }
 
 
 async def get_run(conn: AsyncConnection, *, run_id: str) -> SyncRun:
-    row = (await conn.execute(
-        select(catalog_sync_runs).where(catalog_sync_runs.c.id == run_id)
-    )).mappings().one_or_none()
+    row = (
+        (await conn.execute(select(catalog_sync_runs).where(catalog_sync_runs.c.id == run_id)))
+        .mappings()
+        .one_or_none()
+    )
     if row is None:
         raise NotFound("catalog sync run not found")
     return SyncRun.from_row(row)
 
 
-async def start_run(conn: AsyncConnection, *, trigger: str,
-                    now: datetime | None = None) -> SyncRun:
+async def start_run(conn: AsyncConnection, *, trigger: str, now: datetime | None = None) -> SyncRun:
     """Record a new ``running`` run; :class:`InvalidState` while another one runs."""
     if trigger not in TRIGGERS:
         raise ValueError(f"unknown trigger {trigger!r}")
     now = now or utcnow()
     await conn.execute(
         update(catalog_sync_runs)
-        .where(catalog_sync_runs.c.status == "running",
-               catalog_sync_runs.c.started_at < now - STALE_AFTER)
+        .where(
+            catalog_sync_runs.c.status == "running",
+            catalog_sync_runs.c.started_at < now - STALE_AFTER,
+        )
         .values(status="failed", finished_at=now, error="abandoned (no progress)")
     )
     running = await conn.scalar(
@@ -96,24 +106,46 @@ async def start_run(conn: AsyncConnection, *, trigger: str,
     if running is not None:
         raise InvalidState(f"catalog sync {running} is still running")
     row = {
-        "id": new_id("syn"), "status": "running", "trigger": trigger, "started_at": now,
-        "finished_at": None, "brands": 0, "products": 0, "created": 0, "updated": 0,
-        "marked_unavailable": 0, "exchange_rates": 0, "error": None,
+        "id": new_id("syn"),
+        "status": "running",
+        "trigger": trigger,
+        "started_at": now,
+        "finished_at": None,
+        "brands": 0,
+        "products": 0,
+        "created": 0,
+        "updated": 0,
+        "marked_unavailable": 0,
+        "exchange_rates": 0,
+        "error": None,
     }
     await conn.execute(insert(catalog_sync_runs).values(**row))
     return SyncRun.from_row(row)
 
 
-async def finish_run(conn: AsyncConnection, *, run_id: str, counts: SyncCounts,
-                     error: str | None = None, now: datetime | None = None) -> SyncRun:
+async def finish_run(
+    conn: AsyncConnection,
+    *,
+    run_id: str,
+    counts: SyncCounts,
+    error: str | None = None,
+    now: datetime | None = None,
+) -> SyncRun:
     """End a run: ``succeeded`` (no error) or ``failed`` with the counts reached."""
     now = now or utcnow()
     await conn.execute(
-        update(catalog_sync_runs).where(catalog_sync_runs.c.id == run_id).values(
-            status="failed" if error else "succeeded", finished_at=now,
-            brands=counts.brands, products=counts.products, created=counts.created,
-            updated=counts.updated, marked_unavailable=counts.marked_unavailable,
-            exchange_rates=counts.exchange_rates, error=None if error is None else error[:2000],
+        update(catalog_sync_runs)
+        .where(catalog_sync_runs.c.id == run_id)
+        .values(
+            status="failed" if error else "succeeded",
+            finished_at=now,
+            brands=counts.brands,
+            products=counts.products,
+            created=counts.created,
+            updated=counts.updated,
+            marked_unavailable=counts.marked_unavailable,
+            exchange_rates=counts.exchange_rates,
+            error=None if error is None else error[:2000],
         )
     )
     return await get_run(conn, run_id=run_id)

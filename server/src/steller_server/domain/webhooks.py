@@ -107,6 +107,7 @@ def _secret_ad(endpoint_id: str) -> str:
 
 # -- records ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, kw_only=True)
 class Endpoint:
     id: str
@@ -140,8 +141,9 @@ class Endpoint:
         current = cipher.decrypt(self.secret_encrypted, associated_data=_secret_ad(self.id))
         if self.rotation_ends_at(now) is None or self.previous_secret_encrypted is None:
             return (current,)
-        previous = cipher.decrypt(self.previous_secret_encrypted,
-                                  associated_data=_secret_ad(self.id))
+        previous = cipher.decrypt(
+            self.previous_secret_encrypted, associated_data=_secret_ad(self.id)
+        )
         return (current, previous)
 
     @property
@@ -194,14 +196,21 @@ class DeliveryPlan:
 
 # -- renderings ---------------------------------------------------------------------------------
 
-def endpoint_public(endpoint: Endpoint | None, *, now: datetime,
-                    secret: str | None = None) -> dict[str, Any]:
+
+def endpoint_public(
+    endpoint: Endpoint | None, *, now: datetime, secret: str | None = None
+) -> dict[str, Any]:
     """The ``WebhookEndpoint`` schema (``not_configured`` when there is none)."""
     if endpoint is None:
         return {
-            "url": None, "enabled": False, "eventTypes": list(ALL_EVENT_TYPES),
-            "status": "not_configured", "disabledReason": None, "secretRotationEndsAt": None,
-            "createdAt": None, "updatedAt": None,
+            "url": None,
+            "enabled": False,
+            "eventTypes": list(ALL_EVENT_TYPES),
+            "status": "not_configured",
+            "disabledReason": None,
+            "secretRotationEndsAt": None,
+            "createdAt": None,
+            "updatedAt": None,
         }
     body: dict[str, Any] = {
         "url": endpoint.url,
@@ -245,22 +254,37 @@ def event_public(view: EventView) -> dict[str, Any]:
 
 def payload_bytes(event: Event) -> bytes:
     """The exact delivery body: compact JSON ``{id, type, timestamp, data}``, stable per event."""
-    body = {"id": event.id, "type": event.type, "timestamp": iso(event.created_at),
-            "data": event.payload}
+    body = {
+        "id": event.id,
+        "type": event.type,
+        "timestamp": iso(event.created_at),
+        "data": event.payload,
+    }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _audit_view(endpoint: Endpoint) -> dict[str, Any]:
-    return {"url": endpoint.url, "enabled": endpoint.enabled,
-            "eventTypes": list(endpoint.event_types), "status": endpoint.status}
+    return {
+        "url": endpoint.url,
+        "enabled": endpoint.enabled,
+        "eventTypes": list(endpoint.event_types),
+        "status": endpoint.status,
+    }
 
 
 # -- configuration ------------------------------------------------------------------------------
 
+
 async def get_endpoint(conn: AsyncConnection, *, partner_id: str) -> Endpoint | None:
-    row = (await conn.execute(
-        select(webhook_endpoints).where(webhook_endpoints.c.partner_id == partner_id)
-    )).mappings().one_or_none()
+    row = (
+        (
+            await conn.execute(
+                select(webhook_endpoints).where(webhook_endpoints.c.partner_id == partner_id)
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
     return None if row is None else Endpoint.from_row(row)
 
 
@@ -290,39 +314,71 @@ async def configure_endpoint(
     async with db.write() as conn:
         endpoint_id = new_id("whe")
         secret = generate_webhook_secret()
-        inserted = (await conn.execute(
-            insert_ignore(conn, webhook_endpoints, ["partner_id"]).values(
-                id=endpoint_id, partner_id=partner_id, url=target.url, enabled=enabled,
-                event_types=types,
-                secret_encrypted=cipher.encrypt(secret, associated_data=_secret_ad(endpoint_id)),
-                previous_secret_encrypted=None, previous_secret_expires_at=None,
-                status="active", disabled_reason=None, failure_since=None,
-                created_at=now, updated_at=now,
-            ).returning(webhook_endpoints.c.id)
-        )).first()
+        inserted = (
+            await conn.execute(
+                insert_ignore(conn, webhook_endpoints, ["partner_id"])
+                .values(
+                    id=endpoint_id,
+                    partner_id=partner_id,
+                    url=target.url,
+                    enabled=enabled,
+                    event_types=types,
+                    secret_encrypted=cipher.encrypt(
+                        secret, associated_data=_secret_ad(endpoint_id)
+                    ),
+                    previous_secret_encrypted=None,
+                    previous_secret_expires_at=None,
+                    status="active",
+                    disabled_reason=None,
+                    failure_since=None,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(webhook_endpoints.c.id)
+            )
+        ).first()
         if inserted is not None:
             created = await get_endpoint(conn, partner_id=partner_id)
             assert created is not None
-            await audit.record(conn, actor=actor, action="webhook_endpoint.create",
-                               target_type="webhook_endpoint", target_id=created.id,
-                               after=_audit_view(created), request_id=request_id, now=now)
+            await audit.record(
+                conn,
+                actor=actor,
+                action="webhook_endpoint.create",
+                target_type="webhook_endpoint",
+                target_id=created.id,
+                after=_audit_view(created),
+                request_id=request_id,
+                now=now,
+            )
             return ConfiguredEndpoint(endpoint=created, created=True, secret=secret)
         before = await get_endpoint(conn, partner_id=partner_id)
         assert before is not None  # the conflicting row exists (committed)
-        values: dict[str, Any] = {"url": target.url, "enabled": enabled, "event_types": types,
-                                  "updated_at": now}
+        values: dict[str, Any] = {
+            "url": target.url,
+            "enabled": enabled,
+            "event_types": types,
+            "updated_at": now,
+        }
         if enabled and before.status == "disabled":
             values.update(status="active", disabled_reason=None, failure_since=None)
         if target.url != before.url:
             values["failure_since"] = None
-        await conn.execute(update(webhook_endpoints)
-                           .where(webhook_endpoints.c.id == before.id).values(**values))
+        await conn.execute(
+            update(webhook_endpoints).where(webhook_endpoints.c.id == before.id).values(**values)
+        )
         after = await get_endpoint(conn, partner_id=partner_id)
         assert after is not None
-        await audit.record(conn, actor=actor, action="webhook_endpoint.update",
-                           target_type="webhook_endpoint", target_id=after.id,
-                           before=_audit_view(before), after=_audit_view(after),
-                           request_id=request_id, now=now)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="webhook_endpoint.update",
+            target_type="webhook_endpoint",
+            target_id=after.id,
+            before=_audit_view(before),
+            after=_audit_view(after),
+            request_id=request_id,
+            now=now,
+        )
         return ConfiguredEndpoint(endpoint=after, created=False, secret=None)
 
 
@@ -344,30 +400,39 @@ async def rotate_secret(
         endpoint = await get_endpoint(conn, partner_id=partner_id)
         if endpoint is None:
             raise InvalidState("no webhook endpoint is configured; create one with PUT first")
-        current = cipher.decrypt(endpoint.secret_encrypted,
-                                 associated_data=_secret_ad(endpoint.id))
+        current = cipher.decrypt(endpoint.secret_encrypted, associated_data=_secret_ad(endpoint.id))
         secret = generate_webhook_secret()
         expires_at = now + grace
         await conn.execute(
-            update(webhook_endpoints).where(webhook_endpoints.c.id == endpoint.id).values(
+            update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == endpoint.id)
+            .values(
                 secret_encrypted=cipher.encrypt(secret, associated_data=_secret_ad(endpoint.id)),
                 previous_secret_encrypted=(
                     cipher.encrypt(current, associated_data=_secret_ad(endpoint.id))
-                    if grace > timedelta(0) else None
+                    if grace > timedelta(0)
+                    else None
                 ),
                 previous_secret_expires_at=expires_at if grace > timedelta(0) else None,
                 updated_at=now,
             )
         )
-        await audit.record(conn, actor=actor, action="webhook_endpoint.rotate_secret",
-                           target_type="webhook_endpoint", target_id=endpoint.id,
-                           after={"previousSecretExpiresAt": expires_at},
-                           request_id=request_id, now=now)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="webhook_endpoint.rotate_secret",
+            target_type="webhook_endpoint",
+            target_id=endpoint.id,
+            after={"previousSecretExpiresAt": expires_at},
+            request_id=request_id,
+            now=now,
+        )
     return secret, expires_at
 
 
-async def send_test_event(db: Database, *, partner_id: str, request_id: str | None = None,
-                          now: datetime | None = None) -> EventView:
+async def send_test_event(
+    db: Database, *, partner_id: str, request_id: str | None = None, now: datetime | None = None
+) -> EventView:
     """Queue a ``webhook.test`` event (delivered whatever the endpoint's ``eventTypes``).
     :class:`InvalidState` without an endpoint, or while it is disabled."""
     now = now or utcnow()
@@ -377,23 +442,37 @@ async def send_test_event(db: Database, *, partner_id: str, request_id: str | No
             raise InvalidState("no webhook endpoint is configured; create one with PUT first")
         if not endpoint.accepts_deliveries:
             raise InvalidState("the webhook endpoint is disabled; enable it with PUT first")
-        event = await events.record_event(conn, partner_id=partner_id, event_type="webhook.test",
-                                          data={"message": TEST_MESSAGE},
-                                          request_id=request_id, now=now)
+        event = await events.record_event(
+            conn,
+            partner_id=partner_id,
+            event_type="webhook.test",
+            data={"message": TEST_MESSAGE},
+            request_id=request_id,
+            now=now,
+        )
     return EventView(event=event, attempts=[])
 
 
 # -- events API ---------------------------------------------------------------------------------
 
-async def _attempts_for(conn: AsyncConnection,
-                        event_ids: Sequence[str]) -> dict[str, list[Attempt]]:
+
+async def _attempts_for(
+    conn: AsyncConnection, event_ids: Sequence[str]
+) -> dict[str, list[Attempt]]:
     found: dict[str, list[Attempt]] = {eid: [] for eid in event_ids}
     if not event_ids:
         return found
-    rows = (await conn.execute(
-        select(webhook_attempts).where(webhook_attempts.c.event_id.in_(list(event_ids)))
-        .order_by(webhook_attempts.c.attempted_at, webhook_attempts.c.id)
-    )).mappings().all()
+    rows = (
+        (
+            await conn.execute(
+                select(webhook_attempts)
+                .where(webhook_attempts.c.event_id.in_(list(event_ids)))
+                .order_by(webhook_attempts.c.attempted_at, webhook_attempts.c.id)
+            )
+        )
+        .mappings()
+        .all()
+    )
     for row in rows:
         found[row["event_id"]].append(Attempt.from_row(row))
     return found
@@ -416,24 +495,31 @@ async def list_events(
     since = now - EVENT_RETENTION
     if created_from is None or created_from < since:
         created_from = since
-    query = select(events_table).where(events_table.c.partner_id == partner_id,
-                                       events_table.c.created_at >= created_from)
+    query = select(events_table).where(
+        events_table.c.partner_id == partner_id, events_table.c.created_at >= created_from
+    )
     if created_to is not None:
         query = query.where(events_table.c.created_at < created_to)
     if event_type is not None:
         query = query.where(events_table.c.type == event_type)
     if status is not None:
         query = query.where(events_table.c.delivery_status == status)
-    page = await fetch_page(conn, query, created_col=events_table.c.created_at,
-                            id_col=events_table.c.id, limit=limit, cursor=cursor,
-                            build=Event.from_row)
+    page = await fetch_page(
+        conn,
+        query,
+        created_col=events_table.c.created_at,
+        id_col=events_table.c.id,
+        limit=limit,
+        cursor=cursor,
+        build=Event.from_row,
+    )
     attempts = await _attempts_for(conn, [e.id for e in page.data])
-    return Page([EventView(event=e, attempts=attempts[e.id]) for e in page.data],
-                page.next_cursor)
+    return Page([EventView(event=e, attempts=attempts[e.id]) for e in page.data], page.next_cursor)
 
 
-async def get_event(conn: AsyncConnection, *, event_id: str,
-                    partner_id: str | None = None) -> EventView:
+async def get_event(
+    conn: AsyncConnection, *, event_id: str, partner_id: str | None = None
+) -> EventView:
     """One event with its attempts; another partner's event is :class:`NotFound`."""
     query = select(events_table).where(events_table.c.id == event_id)
     if partner_id is not None:
@@ -445,28 +531,43 @@ async def get_event(conn: AsyncConnection, *, event_id: str,
     return EventView(event=event, attempts=(await _attempts_for(conn, [event.id]))[event.id])
 
 
-async def _queue_redelivery(conn: AsyncConnection, *, event: Event, request_id: str | None,
-                            now: datetime) -> None:
+async def _queue_redelivery(
+    conn: AsyncConnection, *, event: Event, request_id: str | None, now: datetime
+) -> None:
     endpoint = await get_endpoint(conn, partner_id=event.partner_id)
     if endpoint is None:
         raise InvalidState("no webhook endpoint is configured")
     if not endpoint.accepts_deliveries:
         raise InvalidState("the webhook endpoint is disabled; enable it with PUT first")
     await conn.execute(
-        update(events_table).where(events_table.c.id == event.id)
+        update(events_table)
+        .where(events_table.c.id == event.id)
         .values(delivery_status="pending", next_attempt_at=now, updated_at=now)
     )
     await jobs.enqueue(
-        conn, kind=jobs.WEBHOOK_DELIVERY,
-        payload={"eventId": event.id, "partnerId": event.partner_id, "attempt": 1,
-                 "redelivery": True},
+        conn,
+        kind=jobs.WEBHOOK_DELIVERY,
+        payload={
+            "eventId": event.id,
+            "partnerId": event.partner_id,
+            "attempt": 1,
+            "redelivery": True,
+        },
         dedupe_key=f"webhook:{event.id}:redeliver:{random_base62(12)}",
-        request_id=request_id, now=now, max_attempts=1000,
+        request_id=request_id,
+        now=now,
+        max_attempts=1000,
     )
 
 
-async def redeliver(db: Database, *, event_id: str, partner_id: str, request_id: str | None = None,
-                    now: datetime | None = None) -> EventView:
+async def redeliver(
+    db: Database,
+    *,
+    event_id: str,
+    partner_id: str,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> EventView:
     """Deliver the event once more (same id), whatever its status; a fresh retry schedule.
     :class:`InvalidState` when there is no enabled endpoint."""
     now = now or utcnow()
@@ -476,32 +577,52 @@ async def redeliver(db: Database, *, event_id: str, partner_id: str, request_id:
         return await get_event(conn, event_id=event_id)
 
 
-async def retry_order_webhook(db: Database, *, order_id: str, actor: str,
-                              request_id: str | None = None,
-                              now: datetime | None = None) -> EventView:
+async def retry_order_webhook(
+    db: Database,
+    *,
+    order_id: str,
+    actor: str,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> EventView:
     """Admin: redeliver the order's latest ``order.*`` event (audited ``event.redeliver``)."""
     now = now or utcnow()
     async with db.write() as conn:
         exists = await conn.scalar(select(orders.c.id).where(orders.c.id == order_id))
         if exists is None:
             raise NotFound("order not found")
-        row = (await conn.execute(
-            select(events_table)
-            .where(events_table.c.order_id == order_id, events_table.c.type.like("order.%"))
-            .order_by(events_table.c.created_at.desc(), events_table.c.id.desc()).limit(1)
-        )).mappings().one_or_none()
+        row = (
+            (
+                await conn.execute(
+                    select(events_table)
+                    .where(events_table.c.order_id == order_id, events_table.c.type.like("order.%"))
+                    .order_by(events_table.c.created_at.desc(), events_table.c.id.desc())
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .one_or_none()
+        )
         if row is None:
             raise InvalidState("the order has no event yet (it is still processing)")
         event = Event.from_row(row)
         await _queue_redelivery(conn, event=event, request_id=request_id, now=now)
-        await audit.record(conn, actor=actor, action="event.redeliver", target_type="event",
-                           target_id=event.id, before={"deliveryStatus": event.delivery_status},
-                           after={"deliveryStatus": "pending", "orderId": order_id},
-                           request_id=request_id, now=now)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="event.redeliver",
+            target_type="event",
+            target_id=event.id,
+            before={"deliveryStatus": event.delivery_status},
+            after={"deliveryStatus": "pending", "orderId": order_id},
+            request_id=request_id,
+            now=now,
+        )
         return await get_event(conn, event_id=event.id)
 
 
 # -- delivery bookkeeping -----------------------------------------------------------------------
+
 
 async def _close_event(db: Database, *, event_id: str, status: str, now: datetime) -> None:
     async with db.write() as conn:
@@ -512,8 +633,9 @@ async def _close_event(db: Database, *, event_id: str, status: str, now: datetim
         )
 
 
-async def prepare_delivery(db: Database, *, event_id: str, cipher: Cipher, now: datetime,
-                           redelivery: bool = False) -> DeliveryPlan | None:
+async def prepare_delivery(
+    db: Database, *, event_id: str, cipher: Cipher, now: datetime, redelivery: bool = False
+) -> DeliveryPlan | None:
     """The plan for one attempt, or None when there is nothing (more) to send.
 
     Nothing to send: the event is gone or no longer ``pending``; the endpoint is disabled (the
@@ -522,9 +644,11 @@ async def prepare_delivery(db: Database, *, event_id: str, cipher: Cipher, now: 
     filter.
     """
     async with db.read() as conn:
-        row = (await conn.execute(
-            select(events_table).where(events_table.c.id == event_id)
-        )).mappings().one_or_none()
+        row = (
+            (await conn.execute(select(events_table).where(events_table.c.id == event_id)))
+            .mappings()
+            .one_or_none()
+        )
         if row is None:
             return None
         event = Event.from_row(row)
@@ -540,8 +664,12 @@ async def prepare_delivery(db: Database, *, event_id: str, cipher: Cipher, now: 
     if not (event.type == "webhook.test" or redelivery) and event.type not in endpoint.event_types:
         await _close_event(db, event_id=event_id, status="not_subscribed", now=now)
         return None
-    return DeliveryPlan(event=event, endpoint=endpoint, secrets=endpoint.secrets(cipher, now),
-                        body=payload_bytes(event))
+    return DeliveryPlan(
+        event=event,
+        endpoint=endpoint,
+        secrets=endpoint.secrets(cipher, now),
+        body=payload_bytes(event),
+    )
 
 
 async def record_attempt(
@@ -565,71 +693,115 @@ async def record_attempt(
     event_id, endpoint_id = plan.event.id, plan.endpoint.id
     delivered = events_table.c.delivery_status == "delivered"
     async with db.write() as conn:
-        await conn.execute(insert(webhook_attempts).values(
-            id=new_id("att"), event_id=event_id, partner_id=plan.event.partner_id,
-            url=plan.endpoint.url, attempted_at=attempted_at, status_code=status_code,
-            latency_ms=max(latency_ms, 0), error=None if error is None else error[:500],
-            success=success,
-        ))
+        await conn.execute(
+            insert(webhook_attempts).values(
+                id=new_id("att"),
+                event_id=event_id,
+                partner_id=plan.event.partner_id,
+                url=plan.endpoint.url,
+                attempted_at=attempted_at,
+                status_code=status_code,
+                latency_ms=max(latency_ms, 0),
+                error=None if error is None else error[:500],
+                success=success,
+            )
+        )
         if success:
             await conn.execute(
-                update(events_table).where(events_table.c.id == event_id).values(
-                    delivery_status="delivered", delivered_at=now, next_attempt_at=None,
-                    attempt_count=events_table.c.attempt_count + 1, updated_at=now)
+                update(events_table)
+                .where(events_table.c.id == event_id)
+                .values(
+                    delivery_status="delivered",
+                    delivered_at=now,
+                    next_attempt_at=None,
+                    attempt_count=events_table.c.attempt_count + 1,
+                    updated_at=now,
+                )
             )
             if plan.endpoint.failure_since is not None:  # end the failure streak
                 await conn.execute(
                     update(webhook_endpoints)
-                    .where(webhook_endpoints.c.id == endpoint_id,
-                           webhook_endpoints.c.failure_since.is_not(None))
+                    .where(
+                        webhook_endpoints.c.id == endpoint_id,
+                        webhook_endpoints.c.failure_since.is_not(None),
+                    )
                     .values(failure_since=None)
                 )
             return False
         new_status = "pending" if next_attempt_at is not None else "failed"
         await conn.execute(
-            update(events_table).where(events_table.c.id == event_id).values(
+            update(events_table)
+            .where(events_table.c.id == event_id)
+            .values(
                 delivery_status=case((delivered, "delivered"), else_=new_status),
-                next_attempt_at=None if next_attempt_at is None else case(
+                next_attempt_at=None
+                if next_attempt_at is None
+                else case(
                     (delivered, null()),
-                    else_=literal(next_attempt_at, type_=events_table.c.next_attempt_at.type)),
-                attempt_count=events_table.c.attempt_count + 1, updated_at=now)
+                    else_=literal(next_attempt_at, type_=events_table.c.next_attempt_at.type),
+                ),
+                attempt_count=events_table.c.attempt_count + 1,
+                updated_at=now,
+            )
         )
         await conn.execute(
             update(webhook_endpoints)
-            .where(webhook_endpoints.c.id == endpoint_id,
-                   webhook_endpoints.c.failure_since.is_(None))
+            .where(
+                webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.failure_since.is_(None)
+            )
             .values(failure_since=attempted_at)
         )
         days = disable_after.total_seconds() / 86400
-        reason = (f"Disabled by Steller after {days:g} days of failed deliveries "
-                  f"(last: {error or 'HTTP ' + str(status_code)})")[:500]
-        disabled = (await conn.execute(
-            update(webhook_endpoints)
-            .where(webhook_endpoints.c.id == endpoint_id,
-                   webhook_endpoints.c.status == "active",
-                   webhook_endpoints.c.failure_since <= now - disable_after)
-            .values(status="disabled", disabled_reason=reason, updated_at=now)
-            .returning(webhook_endpoints.c.id)
-        )).first()
+        reason = (
+            f"Disabled by Steller after {days:g} days of failed deliveries "
+            f"(last: {error or 'HTTP ' + str(status_code)})"
+        )[:500]
+        disabled = (
+            await conn.execute(
+                update(webhook_endpoints)
+                .where(
+                    webhook_endpoints.c.id == endpoint_id,
+                    webhook_endpoints.c.status == "active",
+                    webhook_endpoints.c.failure_since <= now - disable_after,
+                )
+                .values(status="disabled", disabled_reason=reason, updated_at=now)
+                .returning(webhook_endpoints.c.id)
+            )
+        ).first()
         if disabled is not None:
-            await audit.record(conn, actor="system", action="webhook_endpoint.disable",
-                               target_type="webhook_endpoint", target_id=endpoint_id,
-                               before={"status": "active"},
-                               after={"status": "disabled", "disabledReason": reason},
-                               request_id=None, now=now)
+            await audit.record(
+                conn,
+                actor="system",
+                action="webhook_endpoint.disable",
+                target_type="webhook_endpoint",
+                target_id=endpoint_id,
+                before={"status": "active"},
+                after={"status": "disabled", "disabledReason": reason},
+                request_id=None,
+                now=now,
+            )
         return disabled is not None
 
 
-async def push_back_deliveries(db: Database, *, partner_id: str, now: datetime, run_at: datetime,
-                               exclude_job_id: int | None = None) -> int:
+async def push_back_deliveries(
+    db: Database,
+    *,
+    partner_id: str,
+    now: datetime,
+    run_at: datetime,
+    exclude_job_id: int | None = None,
+) -> int:
     """Move the partner's queued delivery jobs that are due by ``run_at`` to ``run_at`` (one
     statement; not an attempt). Used when its endpoint is at its in-flight cap. Returns how many.
     """
     query = (
         update(jobs_table)
-        .where(jobs_table.c.kind == jobs.WEBHOOK_DELIVERY, jobs_table.c.status == "pending",
-               jobs_table.c.run_at < run_at,
-               jobs_table.c.payload["partnerId"].as_string() == partner_id)
+        .where(
+            jobs_table.c.kind == jobs.WEBHOOK_DELIVERY,
+            jobs_table.c.status == "pending",
+            jobs_table.c.run_at < run_at,
+            jobs_table.c.payload["partnerId"].as_string() == partner_id,
+        )
         .values(run_at=run_at, updated_at=now)
     )
     if exclude_job_id is not None:

@@ -41,9 +41,22 @@ log = logging.getLogger("steller.catalog_sync")
 
 #: Columns compared to decide whether a product changed.
 _COMPARED = (
-    "vendor_product_id", "name", "brand_name", "country_code", "face_currency",
-    "denomination_type", "min_face_minor", "max_face_minor", "cost_min_minor", "cost_max_minor",
-    "cost_currency", "stock", "available", "redemption_instructions", "terms", "logo_url",
+    "vendor_product_id",
+    "name",
+    "brand_name",
+    "country_code",
+    "face_currency",
+    "denomination_type",
+    "min_face_minor",
+    "max_face_minor",
+    "cost_min_minor",
+    "cost_max_minor",
+    "cost_currency",
+    "stock",
+    "available",
+    "redemption_instructions",
+    "terms",
+    "logo_url",
 )
 LIVE_STATUSES = frozenset({"Live", "Active", "Enabled"})
 
@@ -103,9 +116,14 @@ async def _bulk_upsert(conn: AsyncConnection, rows: list[dict[str, Any]], now: d
     )
 
 
-async def sync_catalog(db: Database, vendor: BambooClient, *, run_id: str,
-                       clock: Callable[[], datetime] = utcnow,
-                       page_size: int = 100) -> sync_runs.SyncRun:
+async def sync_catalog(
+    db: Database,
+    vendor: BambooClient,
+    *,
+    run_id: str,
+    clock: Callable[[], datetime] = utcnow,
+    page_size: int = 100,
+) -> sync_runs.SyncRun:
     """Pull everything and record the outcome on run ``run_id``; vendor errors end the run
     ``failed`` (nothing marked unavailable) instead of raising."""
     brands = 0
@@ -123,14 +141,12 @@ async def sync_catalog(db: Database, vendor: BambooClient, *, run_id: str,
         log.warning("catalog sync %s failed: %s", run_id, exc)
         counts = sync_runs.SyncCounts(brands=brands, products=len(rows))
         async with db.write() as conn:
-            return await sync_runs.finish_run(conn, run_id=run_id, counts=counts,
-                                              error=f"vendor: {exc}", now=clock())
+            return await sync_runs.finish_run(
+                conn, run_id=run_id, counts=counts, error=f"vendor: {exc}", now=clock()
+            )
     now = clock()
     async with db.write() as conn:
-        existing = {
-            r["sku"]: dict(r)
-            for r in (await conn.execute(select(products))).mappings()
-        }
+        existing = {r["sku"]: dict(r) for r in (await conn.execute(select(products))).mappings()}
         created = updated = 0
         changed: list[dict[str, Any]] = []
         for sku, row in rows.items():
@@ -144,23 +160,42 @@ async def sync_catalog(db: Database, vendor: BambooClient, *, run_id: str,
         await _bulk_upsert(conn, changed, now)
         gone = [sku for sku, r in existing.items() if sku not in rows and r["available"]]
         if gone:
-            await conn.execute(update(products).where(products.c.sku.in_(gone))
-                               .values(available=False, updated_at=now))
-        usable = {code: rate for code, rate in rates.rates.items()
-                  if rate > 0 and code != rates.base and len(code) == 3}
+            await conn.execute(
+                update(products)
+                .where(products.c.sku.in_(gone))
+                .values(available=False, updated_at=now)
+            )
+        usable = {
+            code: rate
+            for code, rate in rates.rates.items()
+            if rate > 0 and code != rates.base and len(code) == 3
+        }
         stored = await catalog.store_rates(conn, base=rates.base, rates=usable, fetched_at=now)
         counts = sync_runs.SyncCounts(
-            brands=brands, products=len(rows), created=created, updated=updated,
-            marked_unavailable=len(gone), exchange_rates=stored,
+            brands=brands,
+            products=len(rows),
+            created=created,
+            updated=updated,
+            marked_unavailable=len(gone),
+            exchange_rates=stored,
         )
         run = await sync_runs.finish_run(conn, run_id=run_id, counts=counts, now=now)
-    log.info("catalog sync %s: %d brands, %d products (%d new, %d changed, %d gone), %d rates",
-             run_id, brands, len(rows), created, updated, len(gone), stored)
+    log.info(
+        "catalog sync %s: %d brands, %d products (%d new, %d changed, %d gone), %d rates",
+        run_id,
+        brands,
+        len(rows),
+        created,
+        updated,
+        len(gone),
+        stored,
+    )
     return run
 
 
-async def start_and_sync(db: Database, vendor: BambooClient, *, trigger: str,
-                         clock: Callable[[], datetime] = utcnow) -> sync_runs.SyncRun:
+async def start_and_sync(
+    db: Database, vendor: BambooClient, *, trigger: str, clock: Callable[[], datetime] = utcnow
+) -> sync_runs.SyncRun:
     """Record a run and sync now (the sandbox start-up does this without a worker)."""
     async with db.write() as conn:
         run = await sync_runs.start_run(conn, trigger=trigger, now=clock())
@@ -175,7 +210,8 @@ async def run(job: Job, ctx: JobContext) -> Outcome:
         try:
             async with ctx.db.write() as conn:
                 started = await sync_runs.start_run(
-                    conn, trigger=str(job.payload.get("trigger") or "schedule"), now=ctx.clock())
+                    conn, trigger=str(job.payload.get("trigger") or "schedule"), now=ctx.clock()
+                )
         except InvalidState as exc:
             log.info("scheduled catalog sync skipped: %s", exc)
             return Done()

@@ -50,6 +50,7 @@ from steller.webhooks import sign
 from steller_server.domain import ssrf, wallets, webhooks
 from steller_server.domain.models import Job
 from steller_server.jobs.base import Done, JobContext, Later, Outcome
+from steller_server.observability import metrics
 
 __all__ = [
     "CLIENT_KEY",
@@ -131,8 +132,11 @@ class EndpointGate:
     def health(self, key: str, config: DeliveryConfig) -> bool | None:
         """True healthy, False degraded, None unknown."""
         known = self._healthy.get(key)
-        if (known is not True and self.in_flight(key)
-                and time.monotonic() - self._busy_since[key] >= config.slow_after):
+        if (
+            known is not True
+            and self.in_flight(key)
+            and time.monotonic() - self._busy_since[key] >= config.slow_after
+        ):
             return False  # the attempt in flight is already too slow
         return known
 
@@ -189,6 +193,7 @@ class EndpointGate:
 
 # -- HTTP --------------------------------------------------------------------------------------
 
+
 class _PublicOnlyBackend(httpcore.AsyncNetworkBackend):
     """Resolves, refuses unless every address is public, connects to a checked address."""
 
@@ -210,9 +215,13 @@ class _PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         error: Exception | None = None
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout,
-                                                     local_address=local_address,
-                                                     socket_options=socket_options)
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
         assert error is not None
@@ -249,19 +258,28 @@ class WebhookClient(httpx.AsyncClient):
     """The outbound client for webhooks: no redirects, no proxies from the environment and, when
     ``public_only`` (live mode), connections only to public addresses checked at connect time."""
 
-    def __init__(self, *, public_only: bool, timeout: float = 10.0,
-                 max_connections: int = 500) -> None:
-        limits = httpx.Limits(max_connections=max_connections,
-                              max_keepalive_connections=max_connections, keepalive_expiry=30.0)
+    def __init__(
+        self, *, public_only: bool, timeout: float = 10.0, max_connections: int = 500
+    ) -> None:
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+        )
         transport: httpx.AsyncBaseTransport
         if public_only:
-            transport = _PublicOnlyTransport(limits=limits,
-                                             ssl_context=ssl.create_default_context())
+            transport = _PublicOnlyTransport(
+                limits=limits, ssl_context=ssl.create_default_context()
+            )
         else:
             transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
-        super().__init__(transport=transport, timeout=httpx.Timeout(timeout),
-                         follow_redirects=False, trust_env=False,
-                         headers={"user-agent": USER_AGENT})
+        super().__init__(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"user-agent": USER_AGENT},
+        )
         self.public_only = public_only
 
 
@@ -291,8 +309,9 @@ def _describe(exc: httpx.HTTPError) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-async def _post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str],
-                deadline: float) -> tuple[int | None, str | None]:
+async def _post(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], deadline: float
+) -> tuple[int | None, str | None]:
     """(status code, error) of one POST within ``deadline`` seconds overall. Once the status line
     is in, a slow or broken body does not matter: the status decides."""
     status: int | None = None
@@ -322,6 +341,7 @@ async def _post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[
 
 # -- handlers -----------------------------------------------------------------------------------
 
+
 def _config(ctx: JobContext) -> DeliveryConfig:
     config = ctx.extras.get(CONFIG_KEY)
     return config if isinstance(config, DeliveryConfig) else DeliveryConfig()
@@ -335,14 +355,16 @@ def _gate(ctx: JobContext) -> EndpointGate:
     return gate
 
 
-async def _put_back(job: Job, ctx: JobContext, key: str, now: datetime,
-                    config: DeliveryConfig) -> Later:
+async def _put_back(
+    job: Job, ctx: JobContext, key: str, now: datetime, config: DeliveryConfig
+) -> Later:
     """This job over the cap goes back (``Later``); the endpoint's other due jobs go back with
     one statement, so a hung partner's backlog is not claimed and put back job by job."""
     delay = _gate(ctx).push_back_due(key, config)
     if delay is not None:
-        await webhooks.push_back_deliveries(ctx.db, partner_id=key, now=now,
-                                            run_at=now + delay, exclude_job_id=job.id)
+        await webhooks.push_back_deliveries(
+            ctx.db, partner_id=key, now=now, run_at=now + delay, exclude_job_id=job.id
+        )
     return _defer(job, now, config)
 
 
@@ -368,8 +390,9 @@ async def run(job: Job, ctx: JobContext) -> Outcome:
     entered = isinstance(key, str)
     try:
         cipher = webhooks.secret_cipher(ctx.settings.effective_secret_key)
-        plan = await webhooks.prepare_delivery(ctx.db, event_id=event_id, cipher=cipher, now=now,
-                                               redelivery=redelivery)
+        plan = await webhooks.prepare_delivery(
+            ctx.db, event_id=event_id, cipher=cipher, now=now, redelivery=redelivery
+        )
         if plan is None:
             return Done()
         key = plan.event.partner_id
@@ -387,10 +410,12 @@ async def run(job: Job, ctx: JobContext) -> Outcome:
         headers = sign(plan.body, list(plan.secrets), msg_id=plan.event.id, timestamp=now)
         headers["content-type"] = "application/json"
         started = time.perf_counter()
-        status, error = await _post(_client(ctx, config), plan.endpoint.url, plan.body, headers,
-                                    config.timeout)
+        status, error = await _post(
+            _client(ctx, config), plan.endpoint.url, plan.body, headers, config.timeout
+        )
         elapsed = time.perf_counter() - started
         success = error is None
+        metrics.webhook_delivery("delivered" if success else "failed", elapsed)
         # The verdict frees the slot before the bookkeeping write: jobs waiting on an unproven
         # endpoint should not also wait for the database.
         gate.leave(key, healthy=success and elapsed < config.slow_after)
@@ -400,14 +425,28 @@ async def run(job: Job, ctx: JobContext) -> Outcome:
         if not success and attempt < len(config.schedule):
             next_at = finished + config.schedule[attempt]
         await webhooks.record_attempt(
-            ctx.db, plan=plan, attempted_at=now, status_code=status,
-            latency_ms=int(elapsed * 1000), error=error, success=success,
-            next_attempt_at=next_at, disable_after=config.disable_after, now=finished,
+            ctx.db,
+            plan=plan,
+            attempted_at=now,
+            status_code=status,
+            latency_ms=int(elapsed * 1000),
+            error=error,
+            success=success,
+            next_attempt_at=next_at,
+            disable_after=config.disable_after,
+            now=finished,
         )
         if next_at is None:
             return Done()
-        return Later(next_at, payload={"eventId": event_id, "partnerId": key,
-                                       "attempt": attempt + 1, "redelivery": redelivery})
+        return Later(
+            next_at,
+            payload={
+                "eventId": event_id,
+                "partnerId": key,
+                "attempt": attempt + 1,
+                "redelivery": redelivery,
+            },
+        )
     finally:
         if entered and isinstance(key, str):
             gate.leave(key, healthy=None)
@@ -420,10 +459,15 @@ async def run_low_balance_check(job: Job, ctx: JobContext) -> Outcome:
     partner_id = str(job.payload["partnerId"])
     async with ctx.db.write() as conn:
         wallet = await wallets.get_wallet(conn, partner_id=partner_id)
-        await wallets.note_balance_change(conn, partner_id=partner_id, wallet_id=wallet.id,
-                                          balance_minor=wallet.balance_minor,
-                                          currency=wallet.currency, request_id=job.request_id,
-                                          now=ctx.clock())
+        await wallets.note_balance_change(
+            conn,
+            partner_id=partner_id,
+            wallet_id=wallet.id,
+            balance_minor=wallet.balance_minor,
+            currency=wallet.currency,
+            request_id=job.request_id,
+            now=ctx.clock(),
+        )
     return Done()
 
 

@@ -111,8 +111,11 @@ async def run(job: Job, ctx: JobContext) -> Outcome:
                 vendor_order = await vendor.get_order(order.vendor_request_id)
             except VendorOrderNotFound:
                 # We never got the checkout through (or it was lost): submit again, same RequestId.
-                log.warning("order %s: vendor does not know %s; submitting again", order.id,
-                            order.vendor_request_id)
+                log.warning(
+                    "order %s: vendor does not know %s; submitting again",
+                    order.id,
+                    order.vendor_request_id,
+                )
                 result = await _submit(ctx, vendor, order)
                 if isinstance(result, Done | Later | Retry):
                     return result
@@ -132,30 +135,35 @@ async def run(job: Job, ctx: JobContext) -> Outcome:
     return await _finish(ctx, order, vendor_order)
 
 
-async def _submit(ctx: JobContext, vendor: BambooClient,
-                  order: Order) -> VendorOrder | Done | Later | Retry | None:
+async def _submit(
+    ctx: JobContext, vendor: BambooClient, order: Order
+) -> VendorOrder | Done | Later | Retry | None:
     """Checkout; returns the vendor order (existing RequestId), None (accepted, not fetched yet)
     or the outcome for the job when the vendor refused."""
     async with ctx.db.read() as conn:
         vendor_product_id = await conn.scalar(
-            select(products.c.vendor_product_id).where(products.c.sku == order.sku))
+            select(products.c.vendor_product_id).where(products.c.sku == order.sku)
+        )
     if vendor_product_id is None:
         return await _fail(ctx, order, f"product {order.sku} is no longer in the vendor catalog")
     account_id = await resolve_account_id(ctx, vendor)
     face = money.from_minor(order.face_value_minor, order.face_currency)
     line = OrderLine(product_id=int(vendor_product_id), quantity=order.quantity, value=face)
     try:
-        placed = await vendor.place_order(order.vendor_request_id, account_id=account_id,
-                                          lines=[line])
+        placed = await vendor.place_order(
+            order.vendor_request_id, account_id=account_id, lines=[line]
+        )
     except VendorRejected as exc:
         return await _rejected(ctx, order, exc.reason_code)
     if isinstance(placed, VendorOrder):
-        log.info("order %s: vendor already had %s (%s)", order.id, order.vendor_request_id,
-                 placed.status)
+        log.info(
+            "order %s: vendor already had %s (%s)", order.id, order.vendor_request_id, placed.status
+        )
         return placed
     async with ctx.db.write() as conn:
-        await orders.record_vendor_progress(conn, order_id=order.id, vendor_status="Created",
-                                            now=ctx.clock())
+        await orders.record_vendor_progress(
+            conn, order_id=order.id, vendor_status="Created", now=ctx.clock()
+        )
     # Bamboo often finishes quickly: look once now instead of waiting a poll interval.
     try:
         return await vendor.get_order(order.vendor_request_id)
@@ -168,34 +176,41 @@ async def _rejected(ctx: JobContext, order: Order, reason: str) -> Outcome:
     if reason in OPERATIONAL_REJECTIONS:
         started = order.vendor_submitted_at or order.created_at
         if now - started < OPERATIONAL_GIVE_UP:
-            log.error("order %s: vendor refused with %s (our account); retrying", order.id,
-                      reason)
+            log.error("order %s: vendor refused with %s (our account); retrying", order.id, reason)
             return Later(now + timedelta(minutes=1))
     return await _fail(ctx, order, f"vendor rejected the order: {reason}", vendor_status=REJECTED)
 
 
-async def _fail(ctx: JobContext, order: Order, reason: str, *,
-                vendor_status: str | None = None) -> Outcome:
+async def _fail(
+    ctx: JobContext, order: Order, reason: str, *, vendor_status: str | None = None
+) -> Outcome:
     try:
         async with ctx.db.write() as conn:
-            await orders.fail_order(conn, order_id=order.id, reason=reason,
-                                    vendor_status=vendor_status, request_id=order.request_id,
-                                    now=ctx.clock())
+            await orders.fail_order(
+                conn,
+                order_id=order.id,
+                reason=reason,
+                vendor_status=vendor_status,
+                request_id=order.request_id,
+                now=ctx.clock(),
+            )
     except InvalidState:
         pass  # someone else ended it first
     return Done()
 
 
-def _transient(ctx: JobContext, state: dict[str, Any], error: str,
-               retry_after: float | None) -> Outcome:
+def _transient(
+    ctx: JobContext, state: dict[str, Any], error: str, retry_after: float | None
+) -> Outcome:
     count = int(state.get("transient", 0))
     state["transient"] = count + 1
     log.warning("order %s: %s (try %d)", state.get("orderId"), error, count + 1)
     return Later(ctx.clock() + _transient_delay(count, retry_after), state)
 
 
-async def _wait(ctx: JobContext, order: Order, state: dict[str, Any],
-                vendor_order: VendorOrder | None) -> Outcome:
+async def _wait(
+    ctx: JobContext, order: Order, state: dict[str, Any], vendor_order: VendorOrder | None
+) -> Outcome:
     polls = int(state.get("polls", 0))
     state["polls"] = polls + 1
     if vendor_order is not None and (
@@ -204,37 +219,56 @@ async def _wait(ctx: JobContext, order: Order, state: dict[str, Any],
     ):
         async with ctx.db.write() as conn:
             await orders.record_vendor_progress(
-                conn, order_id=order.id, vendor_order_id=str(vendor_order.order_id),
-                vendor_status=vendor_order.status[:32], now=ctx.clock())
+                conn,
+                order_id=order.id,
+                vendor_order_id=str(vendor_order.order_id),
+                vendor_status=vendor_order.status[:32],
+                now=ctx.clock(),
+            )
     return Later(ctx.clock() + poll_delay(polls), state)
 
 
 def _card(card: Any) -> Card:
-    return Card(serial_number=card.serial_number or "", code=card.card_code or "",
-                pin=card.pin or None, expires_at=card.expiration)
+    return Card(
+        serial_number=card.serial_number or "",
+        code=card.card_code or "",
+        pin=card.pin or None,
+        expires_at=card.expiration,
+    )
 
 
 async def _finish(ctx: JobContext, order: Order, vendor_order: VendorOrder) -> Outcome:
     sold = vendor_order.sold_cards
     if len(sold) > order.quantity:
         # Never store more than was bought; a human must look (reconciliation flags it stuck).
-        return Retry(f"vendor delivered {len(sold)} cards for an order of {order.quantity}",
-                     retry=False)
+        return Retry(
+            f"vendor delivered {len(sold)} cards for an order of {order.quantity}", retry=False
+        )
     if any(not card.card_code for card in sold):
         return Retry("vendor returned a sold card without a code")
     cipher = Cipher(ctx.settings.effective_secret_key, "cards")
     try:
         async with ctx.db.write() as conn:
             done = await orders.complete_order(
-                conn, order_id=order.id, cards=[_card(c) for c in sold], cipher=cipher,
+                conn,
+                order_id=order.id,
+                cards=[_card(c) for c in sold],
+                cipher=cipher,
                 vendor_order_id=str(vendor_order.order_id),
-                vendor_status=vendor_order.status[:32], request_id=order.request_id,
+                vendor_status=vendor_order.status[:32],
+                request_id=order.request_id,
                 now=ctx.clock(),
             )
     except (InvalidState, NotFound) as exc:
         log.info("order %s already finished: %s", order.id, exc)
         return Done()
-    log.info("order %s %s: %d/%d cards (vendor %s, charged %s)", order.id, done.status,
-             len(sold), order.quantity, vendor_order.status,
-             format(Decimal(vendor_order.total), "f"))
+    log.info(
+        "order %s %s: %d/%d cards (vendor %s, charged %s)",
+        order.id,
+        done.status,
+        len(sold),
+        order.quantity,
+        vendor_order.status,
+        format(Decimal(vendor_order.total), "f"),
+    )
     return Done()

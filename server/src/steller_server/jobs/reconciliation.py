@@ -59,8 +59,9 @@ async def reconcile(
     async with db.read() as conn:
         wallets_checked, drift = await rec.wallet_drift(conn)
         stuck = await rec.stuck_orders(conn, now=now, stuck_after=stuck_after)
-        candidates = await rec.vendor_candidates(conn, since=now - VENDOR_WINDOW,
-                                                 until=now - vendor_grace)
+        candidates = await rec.vendor_candidates(
+            conn, since=now - VENDOR_WINDOW, until=now - vendor_grace
+        )
     findings += drift + stuck
     covered |= {"wallet_drift", "stuck_order"}
     if stuck:
@@ -83,21 +84,32 @@ async def reconcile(
             errors.append(f"vendor orders report: {exc}")
         try:
             accounts = await vendor.get_accounts()
-            watched = [a for a in accounts if a.is_active and (
-                settings.bamboo_account_id is None or a.id == settings.bamboo_account_id)]
+            watched = [
+                a
+                for a in accounts
+                if a.is_active
+                and (settings.bamboo_account_id is None or a.id == settings.bamboo_account_id)
+            ]
             for account in watched:
                 if account.balance >= balance_threshold:
                     continue
                 balance = money.format_decimal(account.balance, max_places=4, min_places=2)
                 threshold = money.format_decimal(balance_threshold, max_places=4, min_places=2)
-                findings.append(rec.Finding(
-                    kind="vendor_balance_low", severity="critical",
-                    key=f"vendor_balance_low:{account.id}",
-                    message=f"Vendor account {account.id} ({account.currency}) balance {balance} "
-                            f"is below {threshold}",
-                    details={"vendorAccountId": account.id, "currency": account.currency,
-                             "balance": balance, "threshold": threshold},
-                ))
+                findings.append(
+                    rec.Finding(
+                        kind="vendor_balance_low",
+                        severity="critical",
+                        key=f"vendor_balance_low:{account.id}",
+                        message=f"Vendor account {account.id} ({account.currency}) balance {balance} "  # noqa: E501
+                        f"is below {threshold}",
+                        details={
+                            "vendorAccountId": account.id,
+                            "currency": account.currency,
+                            "balance": balance,
+                            "threshold": threshold,
+                        },
+                    )
+                )
             covered.add("vendor_balance_low")
         except VendorError as exc:
             errors.append(f"vendor accounts: {exc}")
@@ -105,26 +117,46 @@ async def reconcile(
     async with db.write() as conn:
         for finding in findings:
             await alerts.raise_alert(
-                conn, kind=finding.kind, severity=finding.severity, dedupe_key=finding.key,
+                conn,
+                kind=finding.kind,
+                severity=finding.severity,
+                dedupe_key=finding.key,
                 message=finding.message,
-                details={**finding.details, "reconciliationRunId": run_id}, now=now)
+                details={**finding.details, "reconciliationRunId": run_id},
+                now=now,
+            )
         await alerts.resolve_absent(conn, kinds=covered, seen={f.key for f in findings}, now=now)
-        done = await rec.finish_run(conn, run_id=run_id, wallets_checked=wallets_checked,
-                                    orders_checked=len(candidates), findings=findings,
-                                    error="; ".join(errors) or None, now=clock())
-    log.info("reconciliation %s: %d wallets, %d vendor orders, %d findings%s", run_id,
-             wallets_checked, len(candidates), len(findings),
-             f" (errors: {'; '.join(errors)})" if errors else "")
+        done = await rec.finish_run(
+            conn,
+            run_id=run_id,
+            wallets_checked=wallets_checked,
+            orders_checked=len(candidates),
+            findings=findings,
+            error="; ".join(errors) or None,
+            now=clock(),
+        )
+    log.info(
+        "reconciliation %s: %d wallets, %d vendor orders, %d findings%s",
+        run_id,
+        wallets_checked,
+        len(candidates),
+        len(findings),
+        f" (errors: {'; '.join(errors)})" if errors else "",
+    )
     return done
 
 
-async def start_and_reconcile(db: Database, vendor: BambooClient | None, *, settings: Settings,
-                              clock: Callable[[], datetime] = utcnow,
-                              **options: object) -> rec.ReconciliationRun:
+async def start_and_reconcile(
+    db: Database,
+    vendor: BambooClient | None,
+    *,
+    settings: Settings,
+    clock: Callable[[], datetime] = utcnow,
+    **options: object,
+) -> rec.ReconciliationRun:
     async with db.write() as conn:
         started = await rec.start_run(conn, now=clock())
-    return await reconcile(db, vendor, run_id=started.id, settings=settings, clock=clock,
-                           **options)  # type: ignore[arg-type]
+    return await reconcile(db, vendor, run_id=started.id, settings=settings, clock=clock, **options)  # type: ignore[arg-type]
 
 
 async def run(job: Job, ctx: JobContext) -> Outcome:
@@ -141,6 +173,5 @@ async def run(job: Job, ctx: JobContext) -> Outcome:
         current = await rec.get_run(conn, run_id=str(run_id))
     if current.status != "running":
         return Done()
-    await reconcile(ctx.db, ctx.vendor, run_id=current.id, settings=ctx.settings,
-                    clock=ctx.clock)
+    await reconcile(ctx.db, ctx.vendor, run_id=current.id, settings=ctx.settings, clock=ctx.clock)
     return Done()

@@ -16,12 +16,22 @@ CATALOG_SYNC = "catalog_sync"
 #: Reconcile wallets, vendor orders, stuck orders and vendor balances (``{"runId"?: "rec_…"}``).
 RECONCILIATION = "reconciliation"
 
+#: Send (or, in sandbox mode without SMTP, capture) one email (jobs/notify.py).
+EMAIL = "email"
+#: Send one admin alert notification to the configured channels (``{"alertId", "reason"}``).
+ALERT_NOTIFY = "alert_notify"
+#: Operational alerts (job backlog, disabled webhook endpoints, vendor error rate), reminders.
+OPS_CHECK = "ops_check"
+
 HANDLERS: dict[str, str] = {
     jobs.FULFILMENT: "steller_server.jobs.fulfilment:run",
     jobs.WEBHOOK_DELIVERY: "steller_server.jobs.delivery:run",
     jobs.LOW_BALANCE_CHECK: "steller_server.jobs.delivery:run_low_balance_check",
     CATALOG_SYNC: "steller_server.jobs.catalog_sync:run",
     RECONCILIATION: "steller_server.jobs.reconciliation:run",
+    EMAIL: "steller_server.jobs.notify:run_email",
+    ALERT_NOTIFY: "steller_server.jobs.notify:run_alert_notify",
+    OPS_CHECK: "steller_server.jobs.notify:run_ops_check",
 }
 
 

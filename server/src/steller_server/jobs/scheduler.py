@@ -1,4 +1,5 @@
-"""Periodic work: enqueue a catalog sync every hour and a reconciliation every 15 minutes.
+"""Periodic work: enqueue a catalog sync every hour, a reconciliation every 15 minutes and the
+operational alert check (jobs/notify.py) every minute.
 
 Every worker process runs a :class:`Scheduler` from its loop. A periodic job's ``dedupe_key`` is
 ``"{kind}:schedule:{slot}"`` with ``slot = epoch seconds // period``, inserted with
@@ -15,7 +16,7 @@ from typing import Any
 from steller_server.db.dialect import insert_ignore
 from steller_server.db.engine import Database
 from steller_server.db.tables import jobs as jobs_table
-from steller_server.jobs.registry import CATALOG_SYNC, RECONCILIATION
+from steller_server.jobs.registry import CATALOG_SYNC, OPS_CHECK, RECONCILIATION
 
 __all__ = ["DEFAULT_SCHEDULE", "Periodic", "Scheduler"]
 
@@ -34,6 +35,7 @@ class Periodic:
 DEFAULT_SCHEDULE: tuple[Periodic, ...] = (
     Periodic(kind=CATALOG_SYNC, every=timedelta(hours=1), payload={"trigger": "schedule"}),
     Periodic(kind=RECONCILIATION, every=timedelta(minutes=15)),
+    Periodic(kind=OPS_CHECK, every=timedelta(minutes=1), max_attempts=1),
 )
 
 
@@ -41,8 +43,12 @@ class Scheduler:
     """Enqueues each :class:`Periodic` once per slot; checks the database at most every
     ``check_every`` (so an idle worker polling every second does not write every second)."""
 
-    def __init__(self, schedule: Sequence[Periodic] = DEFAULT_SCHEDULE, *,
-                 check_every: timedelta = timedelta(seconds=30)) -> None:
+    def __init__(
+        self,
+        schedule: Sequence[Periodic] = DEFAULT_SCHEDULE,
+        *,
+        check_every: timedelta = timedelta(seconds=30),
+    ) -> None:
         self.schedule = tuple(schedule)
         self.check_every = check_every
         self._next_check: datetime | None = None
@@ -62,10 +68,16 @@ class Scheduler:
                 slot = periodic.slot(now)
                 result = await conn.execute(
                     insert_ignore(conn, jobs_table, ["dedupe_key"]).values(
-                        kind=periodic.kind, payload=dict(periodic.payload), status="pending",
-                        run_at=now, attempts=0, max_attempts=periodic.max_attempts,
-                        dedupe_key=f"{periodic.kind}:schedule:{slot}", request_id=None,
-                        created_at=now, updated_at=now,
+                        kind=periodic.kind,
+                        payload=dict(periodic.payload),
+                        status="pending",
+                        run_at=now,
+                        attempts=0,
+                        max_attempts=periodic.max_attempts,
+                        dedupe_key=f"{periodic.kind}:schedule:{slot}",
+                        request_id=None,
+                        created_at=now,
+                        updated_at=now,
                     )
                 )
                 inserted += max(result.rowcount or 0, 0)

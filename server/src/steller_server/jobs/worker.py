@@ -42,7 +42,7 @@ from steller_server.domain.models import Job
 from steller_server.jobs import registry
 from steller_server.jobs.base import Done, JobContext, Later, Outcome, Retry
 from steller_server.jobs.scheduler import Scheduler
-from steller_server.observability.jobs import job_context, job_step_done
+from steller_server.observability.jobs import job_context, job_step_done, job_step_started
 from steller_server.settings import ConfigError, Settings
 from steller_server.vendor import BambooClient
 
@@ -60,25 +60,36 @@ MISSING_HANDLER_DELAY = timedelta(seconds=60)
 DEFAULT_LEASE = timedelta(seconds=60)
 
 
-def vendor_from_settings(settings: Settings, *, required: bool = False,
-                         transport: httpx.AsyncBaseTransport | None = None,
-                         **options: Any) -> BambooClient | None:
+def vendor_from_settings(
+    settings: Settings,
+    *,
+    required: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **options: Any,
+) -> BambooClient | None:
     """The Bamboo client from ``STELLER_BAMBOO_BASE_URL`` / ``_CLIENT_ID`` / ``_CLIENT_SECRET``
     (None when unset, or :class:`ConfigError` when ``required``). The vendor limiter is shared
     through Redis when ``STELLER_REDIS_URL`` is set, so every process respects one budget."""
-    missing = [name for name, value in (
-        ("STELLER_BAMBOO_BASE_URL", settings.bamboo_base_url),
-        ("STELLER_BAMBOO_CLIENT_ID", settings.bamboo_client_id),
-        ("STELLER_BAMBOO_CLIENT_SECRET", settings.bamboo_client_secret),
-    ) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("STELLER_BAMBOO_BASE_URL", settings.bamboo_base_url),
+            ("STELLER_BAMBOO_CLIENT_ID", settings.bamboo_client_id),
+            ("STELLER_BAMBOO_CLIENT_SECRET", settings.bamboo_client_secret),
+        )
+        if not value
+    ]
     if missing:
         if required:
             raise ConfigError(f"the vendor is not configured: set {', '.join(missing)}")
         return None
     return BambooClient(
-        settings.bamboo_base_url or "", settings.bamboo_client_id or "",
-        settings.bamboo_client_secret or "", transport=transport,
-        limiter_storage_uri=settings.redis_url or "memory://", **options,
+        settings.bamboo_base_url or "",
+        settings.bamboo_client_id or "",
+        settings.bamboo_client_secret or "",
+        transport=transport,
+        limiter_storage_uri=settings.redis_url or "memory://",
+        **options,
     )
 
 
@@ -119,8 +130,13 @@ class Worker:
         self.scheduler = scheduler
         self.stop_timeout = stop_timeout
         self.context = JobContext(
-            db=db, settings=settings, worker_id=self.worker_id, clock=clock, vendor=vendor,
-            webhook_http=webhook_http, extras=extras if extras is not None else {},
+            db=db,
+            settings=settings,
+            worker_id=self.worker_id,
+            clock=clock,
+            vendor=vendor,
+            webhook_http=webhook_http,
+            extras=extras if extras is not None else {},
         )
         self._running: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -162,8 +178,12 @@ class Worker:
         """Claim and run jobs until :meth:`stop`; errors of the queue itself are logged and the
         loop carries on (a database outage must not kill the worker)."""
         self.preload()
-        log.info("worker %s started (kinds=%s, concurrency=%d)", self.worker_id,
-                 ",".join(self.kinds), self.concurrency)
+        log.info(
+            "worker %s started (kinds=%s, concurrency=%d)",
+            self.worker_id,
+            ",".join(self.kinds),
+            self.concurrency,
+        )
         try:
             while not self._stopping:
                 self._wake.clear()
@@ -242,8 +262,14 @@ class Worker:
         return done
 
     async def _claim(self, limit: int) -> list[Job]:
-        return await jobs.claim(self.db, worker_id=self.worker_id, kinds=self.kinds,
-                                limit=limit, lease=self.lease, now=self.clock())
+        return await jobs.claim(
+            self.db,
+            worker_id=self.worker_id,
+            kinds=self.kinds,
+            limit=limit,
+            lease=self.lease,
+            now=self.clock(),
+        )
 
     async def _drain(self) -> None:
         if not self._running:
@@ -271,8 +297,7 @@ class Worker:
             await self._finish(job, Later(self.clock() + MISSING_HANDLER_DELAY))
             return
         started = time.perf_counter()
-        log.info("job %d (%s) started, attempt %d", job.id, job.kind, job.attempts,
-                 extra={"steller": {"step": "start", "attempt": job.attempts}})
+        job_step_started(job)
         handler_task: asyncio.Task[Outcome] = asyncio.ensure_future(handler(job, self.context))
         heartbeat = asyncio.create_task(self._heartbeat(job, handler_task))
         outcome: Outcome
@@ -302,8 +327,13 @@ class Worker:
             await asyncio.sleep(interval)
             try:
                 async with self.db.write() as conn:
-                    held = await jobs.extend_lease(conn, job_id=job.id, worker_id=self.worker_id,
-                                                   lease=self.lease, now=self.clock())
+                    held = await jobs.extend_lease(
+                        conn,
+                        job_id=job.id,
+                        worker_id=self.worker_id,
+                        lease=self.lease,
+                        now=self.clock(),
+                    )
             except Exception:
                 log.exception("job %d: heartbeat failed", job.id)
                 continue
@@ -316,29 +346,41 @@ class Worker:
         try:
             async with self.db.write() as conn:
                 if isinstance(outcome, Done):
-                    held = await jobs.complete(conn, job_id=job.id, worker_id=self.worker_id,
-                                               now=now)
+                    held = await jobs.complete(
+                        conn, job_id=job.id, worker_id=self.worker_id, now=now
+                    )
                     self.stats["done"] += 1
                 elif isinstance(outcome, Later):
-                    held = await jobs.reschedule(conn, job_id=job.id, worker_id=self.worker_id,
-                                                 run_at=outcome.run_at, payload=outcome.payload,
-                                                 now=now)
+                    held = await jobs.reschedule(
+                        conn,
+                        job_id=job.id,
+                        worker_id=self.worker_id,
+                        run_at=outcome.run_at,
+                        payload=outcome.payload,
+                        now=now,
+                    )
                     self.stats["later"] += 1
                 else:
-                    status = await jobs.fail(conn, job_id=job.id, worker_id=self.worker_id,
-                                             error=outcome.error, retry=outcome.retry, now=now)
+                    status = await jobs.fail(
+                        conn,
+                        job_id=job.id,
+                        worker_id=self.worker_id,
+                        error=outcome.error,
+                        retry=outcome.retry,
+                        now=now,
+                    )
                     held = status is not None
                     self.stats["retry"] += 1
-                    log.warning("job %d (%s) failed: %s → %s", job.id, job.kind, outcome.error,
-                                status)
+                    log.warning(
+                        "job %d (%s) failed: %s → %s", job.id, job.kind, outcome.error, status
+                    )
         except Exception:
             # The lease expires and the job is claimed again: at-least-once, handlers are safe.
             log.exception("job %d: could not record its outcome", job.id)
             return
         if not held:
             self.stats["lost"] += 1
-            log.warning("job %d (%s): lease lost before the outcome was recorded", job.id,
-                        job.kind)
+            log.warning("job %d (%s): lease lost before the outcome was recorded", job.id, job.kind)
 
 
 class WorkerService:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +25,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from steller_server.observability.vendor import observe_vendor_call
 from steller_server.vendor.errors import (
     VendorAuthError,
     VendorError,
@@ -35,6 +37,16 @@ from steller_server.vendor.errors import (
 from steller_server.vendor.limits import VendorLimiter
 
 __all__ = ["RetryPolicy", "VendorHTTP"]
+
+#: Metric/log outcome of each vendor error type (anything else: ``error``).
+_OUTCOMES = {
+    "VendorUnavailable": "unavailable",
+    "VendorRateLimited": "rate_limited",
+    "VendorAuthError": "auth_error",
+    "VendorProtocolError": "protocol_error",
+    "VendorRejected": "rejected",
+    "VendorOrderNotFound": "not_found",
+}
 
 _WAIT_TEXT = re.compile(r"wait\s+for\s+(\d+(?:\.\d+)?)\s+second", re.IGNORECASE)
 
@@ -103,6 +115,33 @@ class VendorHTTP:
         product_ids: Sequence[int] = (),
     ) -> Any:
         """One logical call: limiter, send, retries; returns the parsed 2xx body."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await self._call(
+                endpoint, method, path, params=params, body=body, product_ids=product_ids
+            )
+            outcome = "ok"
+            return result
+        except VendorError as exc:
+            outcome = _OUTCOMES.get(type(exc).__name__, "error")
+            raise
+        except BaseException:
+            outcome = "cancelled"
+            raise
+        finally:
+            observe_vendor_call(endpoint, method, path, outcome, time.perf_counter() - started)
+
+    async def _call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        body: Any,
+        product_ids: Sequence[int],
+    ) -> Any:
         ambiguous = False
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((_Transient, _RetryAfter)),

@@ -20,13 +20,25 @@ async def admin_start_catalog_sync(ctx: Ctx) -> Reply:
     now = ctx.state.clock()
     async with ctx.state.db.write() as conn:
         run = await sync_runs.start_run(conn, trigger="admin", now=now)
-        await jobs.enqueue(conn, kind=CATALOG_SYNC, payload={"runId": run.id, "trigger": "admin"},
-                           request_id=ctx.request_id, dedupe_key=f"catalog_sync:{run.id}",
-                           max_attempts=5, now=now)
-        await audit.record(conn, actor=ctx.actor, action="catalog.sync",
-                           target_type="catalog_sync_run", target_id=run.id,
-                           after={"status": run.status, "trigger": run.trigger},
-                           request_id=ctx.request_id, now=now)
+        await jobs.enqueue(
+            conn,
+            kind=CATALOG_SYNC,
+            payload={"runId": run.id, "trigger": "admin"},
+            request_id=ctx.request_id,
+            dedupe_key=f"catalog_sync:{run.id}",
+            max_attempts=5,
+            now=now,
+        )
+        await audit.record(
+            conn,
+            actor=ctx.actor,
+            action="catalog.sync",
+            target_type="catalog_sync_run",
+            target_id=run.id,
+            after={"status": run.status, "trigger": run.trigger},
+            request_id=ctx.request_id,
+            now=now,
+        )
     worker = ctx.state.extras.get(WORKER_EXTRA)
     if worker is not None:
         worker.wake()

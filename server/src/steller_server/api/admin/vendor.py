@@ -29,8 +29,11 @@ FX_TTL = timedelta(hours=1)
 def _vendor(ctx: Ctx) -> Any:
     vendor = ctx.state.extras.get("vendor")
     if vendor is None:
-        raise ProblemError("service_unavailable", "No vendor is configured on this server",
-                           headers={"Retry-After": "60"})
+        raise ProblemError(
+            "service_unavailable",
+            "No vendor is configured on this server",
+            headers={"Retry-After": "60"},
+        )
     return vendor
 
 
@@ -43,12 +46,19 @@ async def admin_list_vendor_accounts(ctx: Ctx) -> Reply:
     try:
         accounts = await _vendor(ctx).get_accounts()
     except VendorError as exc:
-        raise ProblemError("service_unavailable", f"The vendor could not be reached: {exc}",
-                           headers={"Retry-After": "5"}) from exc
+        raise ProblemError(
+            "service_unavailable",
+            f"The vendor could not be reached: {exc}",
+            headers={"Retry-After": "5"},
+        ) from exc
     data = [
-        {"id": a.id, "currency": a.currency,
-         "balance": money.format_decimal(a.balance, max_places=4, min_places=2),
-         "isActive": a.is_active, "sandboxMode": a.sandbox_mode}
+        {
+            "id": a.id,
+            "currency": a.currency,
+            "balance": money.format_decimal(a.balance, max_places=4, min_places=2),
+            "isActive": a.is_active,
+            "sandboxMode": a.sandbox_mode,
+        }
         for a in accounts
     ]
     return Reply(200, {"data": data, "nextCursor": None})
@@ -57,8 +67,11 @@ async def admin_list_vendor_accounts(ctx: Ctx) -> Reply:
 def _rates_body(base: str, rates: dict[str, Decimal], fetched_at: datetime) -> dict[str, Any]:
     return {
         "baseCurrency": base,
-        "rates": [{"currency": code, "rate": money.format_decimal(rate, max_places=10)}
-                  for code, rate in sorted(rates.items()) if rate > 0],
+        "rates": [
+            {"currency": code, "rate": money.format_decimal(rate, max_places=10)}
+            for code, rate in sorted(rates.items())
+            if rate > 0
+        ],
         "fetchedAt": _ts(fetched_at),
     }
 
@@ -68,7 +81,8 @@ async def admin_get_exchange_rates(ctx: Ctx) -> Reply:
     base = ctx.query.get("base") or "USD"
     now = ctx.state.clock()
     cache: dict[str, tuple[dict[str, Decimal], datetime]] = ctx.state.extras.setdefault(
-        FX_CACHE_EXTRA, {})
+        FX_CACHE_EXTRA, {}
+    )
     cached = cache.get(base)
     if cached is not None and now - cached[1] < FX_TTL:
         return Reply(200, _rates_body(base, *cached))
@@ -80,9 +94,11 @@ async def admin_get_exchange_rates(ctx: Ctx) -> Reply:
         stored = await _stored_rates(ctx, base)
         if stored is not None:
             return Reply(200, _rates_body(base, *stored))
-        raise ProblemError("service_unavailable",
-                           f"The vendor's exchange rates are unavailable: {exc}",
-                           headers={"Retry-After": "5"}) from exc
+        raise ProblemError(
+            "service_unavailable",
+            f"The vendor's exchange rates are unavailable: {exc}",
+            headers={"Retry-After": "5"},
+        ) from exc
     rates = {code: rate for code, rate in fetched.rates.items() if code != fetched.base}
     cache[base] = (rates, now)
     return Reply(200, _rates_body(fetched.base, rates, now))
@@ -90,10 +106,14 @@ async def admin_get_exchange_rates(ctx: Ctx) -> Reply:
 
 async def _stored_rates(ctx: Ctx, base: str) -> tuple[dict[str, Decimal], datetime] | None:
     async with ctx.state.db.read() as conn:
-        rows = (await conn.execute(select(fx_rates.c.quote, fx_rates.c.rate)
-                                   .where(fx_rates.c.base == base))).all()
-        fetched_at = await conn.scalar(select(func.max(fx_rates.c.fetched_at))
-                                       .where(fx_rates.c.base == base))
+        rows = (
+            await conn.execute(
+                select(fx_rates.c.quote, fx_rates.c.rate).where(fx_rates.c.base == base)
+            )
+        ).all()
+        fetched_at = await conn.scalar(
+            select(func.max(fx_rates.c.fetched_at)).where(fx_rates.c.base == base)
+        )
     if not rows or fetched_at is None:
         return None
     return {r.quote: r.rate for r in rows}, fetched_at
