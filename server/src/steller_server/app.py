@@ -35,6 +35,7 @@ from steller_server.api.request_logs import RequestLogSink
 from steller_server.api.routing import build_routes
 from steller_server.api.sandbox_outbox import outbox_routes
 from steller_server.api.state import AppState, utcnow
+from steller_server.api.status import status_page_routes
 from steller_server.db.engine import Database
 from steller_server.domain.crypto import Cipher
 from steller_server.observability import metrics
@@ -111,6 +112,7 @@ def create_app(
         Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
         Route("/docs", docs_page, methods=["GET"]),
         Route("/docs/redoc.standalone.js", docs_asset, methods=["GET"]),
+        *status_page_routes(),
         metrics_route(),
         *(outbox_routes() if settings.is_sandbox else ()),
         *extra_routes,

@@ -105,3 +105,10 @@ async def test_replayed_responses_are_encrypted_at_rest(api: httpx.AsyncClient, 
     assert again.status_code == 201
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["apiKey"]["key"] == secret
+
+
+async def test_status_page_is_served_by_every_app(api: httpx.AsyncClient) -> None:
+    response = await api.get("/status")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Order fulfilment" in response.text or "fulfilment" in response.text.lower()
