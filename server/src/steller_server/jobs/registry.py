@@ -22,6 +22,10 @@ EMAIL = "email"
 ALERT_NOTIFY = "alert_notify"
 #: Operational alerts (job backlog, disabled webhook endpoints, vendor error rate), reminders.
 OPS_CHECK = "ops_check"
+#: One health probe per status-page component (jobs/maintenance.py).
+HEALTH_PROBE = "health_probe"
+#: Request-log hourly rollup and retention purge (jobs/maintenance.py).
+REQUEST_LOG_MAINTENANCE = "request_log_maintenance"
 
 HANDLERS: dict[str, str] = {
     jobs.FULFILMENT: "steller_server.jobs.fulfilment:run",
@@ -32,6 +36,8 @@ HANDLERS: dict[str, str] = {
     EMAIL: "steller_server.jobs.notify:run_email",
     ALERT_NOTIFY: "steller_server.jobs.notify:run_alert_notify",
     OPS_CHECK: "steller_server.jobs.notify:run_ops_check",
+    HEALTH_PROBE: "steller_server.jobs.maintenance:run_health_probe",
+    REQUEST_LOG_MAINTENANCE: "steller_server.jobs.maintenance:run_request_log_maintenance",
 }
 
 

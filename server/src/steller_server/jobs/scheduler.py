@@ -16,7 +16,13 @@ from typing import Any
 from steller_server.db.dialect import insert_ignore
 from steller_server.db.engine import Database
 from steller_server.db.tables import jobs as jobs_table
-from steller_server.jobs.registry import CATALOG_SYNC, OPS_CHECK, RECONCILIATION
+from steller_server.jobs.registry import (
+    CATALOG_SYNC,
+    HEALTH_PROBE,
+    OPS_CHECK,
+    RECONCILIATION,
+    REQUEST_LOG_MAINTENANCE,
+)
 
 __all__ = ["DEFAULT_SCHEDULE", "Periodic", "Scheduler"]
 
@@ -36,6 +42,8 @@ DEFAULT_SCHEDULE: tuple[Periodic, ...] = (
     Periodic(kind=CATALOG_SYNC, every=timedelta(hours=1), payload={"trigger": "schedule"}),
     Periodic(kind=RECONCILIATION, every=timedelta(minutes=15)),
     Periodic(kind=OPS_CHECK, every=timedelta(minutes=1), max_attempts=1),
+    Periodic(kind=HEALTH_PROBE, every=timedelta(minutes=1), max_attempts=1),
+    Periodic(kind=REQUEST_LOG_MAINTENANCE, every=timedelta(minutes=15)),
 )
 
 
