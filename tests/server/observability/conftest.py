@@ -7,6 +7,7 @@ log capture through the production handler (JSON, redacting).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -94,8 +95,18 @@ async def obs_app(
     contract: Contract,
 ) -> AsyncIterator[Any]:
     app = build_app(obs_settings, database, clocks, vendor, contract)
-    async with app.router.lifespan_context(app):
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
         yield app
+    finally:
+        # Bounded: in one full-suite run on PostgreSQL this shutdown waited forever (open in the
+        # issue notes of #10); until it is found, a stuck shutdown is reported, not a CI stall.
+        try:
+            async with asyncio.timeout(20):
+                await lifespan.__aexit__(None, None, None)
+        except TimeoutError:
+            logging.getLogger("tests.observability").error("app shutdown exceeded 20 s")
 
 
 @pytest.fixture
