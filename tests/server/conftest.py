@@ -14,6 +14,8 @@ or the PostgreSQL database with every table emptied.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import secrets
 import shutil
@@ -121,7 +123,13 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     try:
         yield db
     finally:
-        await db.dispose()
+        # Bounded like the app shutdown (tests/server/api/conftest.py `bounded`): a connection
+        # stuck in a hung request must not stall the whole run.
+        try:
+            async with asyncio.timeout(20):
+                await db.dispose()
+        except TimeoutError:
+            logging.getLogger("tests.teardown").error("database dispose exceeded 20 s")
 
 
 # -- factory ------------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ running; `clock` is a settable test clock the app reads; `partner_key(partner)` 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,6 +22,16 @@ from steller_server.db.engine import Database
 from steller_server.domain import admins, keys
 from steller_server.domain.models import Partner
 from steller_server.settings import Settings
+
+
+async def bounded(awaitable: Awaitable[object], what: str, seconds: float = 20.0) -> None:
+    """Await a teardown step, but never for ever: in full-suite runs a shutdown was seen to hang
+    (see the issue notes); a stuck teardown is logged instead of stalling the whole run."""
+    try:
+        async with asyncio.timeout(seconds):
+            await awaitable
+    except TimeoutError:
+        logging.getLogger("tests.teardown").error("%s exceeded %.0f s", what, seconds)
 
 
 class TestClock:
@@ -43,8 +55,12 @@ def clock() -> TestClock:
 @pytest.fixture
 async def app(settings: Settings, database: Database, clock: TestClock) -> AsyncIterator[object]:
     application = create_app(settings, database=database, clock=clock)
-    async with application.router.lifespan_context(application):
+    lifespan = application.router.lifespan_context(application)
+    await lifespan.__aenter__()
+    try:
         yield application
+    finally:
+        await bounded(lifespan.__aexit__(None, None, None), "app shutdown")
 
 
 @pytest.fixture

@@ -48,4 +48,4 @@ async def worker(
     finally:
         client = extras.get(CLIENT_KEY)
         if client is not None:
-            await client.aclose()  # type: ignore[attr-defined]
+            await api_fixtures.bounded(client.aclose(), "webhook client close")  # type: ignore[attr-defined]
