@@ -67,8 +67,13 @@ class RequestLogSink:
             async with self._db.write() as conn:
                 await conn.execute(request_logs.insert(), batch)
         except Exception:
-            log.exception("could not write %d request log rows; will retry", len(batch))
             self._buffer.extendleft(reversed(batch))
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Cancelled mid-write: SQLAlchemy surfaces it as an ordinary error; swallowing it
+                # would keep the flush loop alive and make stop() wait for ever.
+                raise asyncio.CancelledError from None
+            log.exception("could not write %d request log rows; will retry", len(batch))
             return 0
         return len(batch)
 
