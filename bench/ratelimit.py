@@ -12,7 +12,8 @@ request context middleware, routing wrapper, JSON response):
 The default class's quota is raised for the run so no request is rejected (a rejection costs one
 more storage round trip, for ``Retry-After``). Batches of the configurations are interleaved so
 machine noise hits all of them alike. Reported: median and p99 per request, the median added over
-the baseline, and the median of ``RateLimiter.hit`` alone. Prints one JSON document.
+the baseline, and the median of ``RateLimiter.hit`` alone (allowed, and rejected). Prints one
+JSON document.
 """
 
 from __future__ import annotations
@@ -70,11 +71,14 @@ async def _redis_ok(url: str) -> bool:
         return False
 
 
-async def _direct(limiter: RateLimiter, n: int) -> float:
+async def _direct(limiter: RateLimiter, n: int, *, limit: int | None = None) -> float:
+    """Median µs of ``hit`` alone; with ``limit=1`` nearly every call is a rejection (which also
+    reads the window's expiry for ``Retry-After``)."""
+    identity = f"bench-direct-{limit}"
     samples = []
     for _ in range(n):
         started = time.perf_counter()
-        await limiter.hit("default", "bench-direct")
+        await limiter.hit("default", identity, limit=limit)
         samples.append((time.perf_counter() - started) * 1e6)
     return round(statistics.median(samples), 1)
 
@@ -116,6 +120,11 @@ async def run(requests: int, redis_url: str | None) -> dict[str, Any]:
                 for name, lim in limiters.items()
                 if name != "baseline"
             }
+            rejected = {
+                name: await _direct(lim, 2000, limit=1)
+                for name, lim in limiters.items()
+                if name != "baseline"
+            }
         if "redis" in limiters:
             await limiters["redis"].clear()
     base = statistics.median(samples["baseline"])
@@ -128,6 +137,7 @@ async def run(requests: int, redis_url: str | None) -> dict[str, Any]:
             "p99_ms": round(_percentile(values, 99), 3),
             "added_median_us": None if name == "baseline" else round((median - base) * 1000, 1),
             "hit_alone_median_us": direct.get(name),
+            "rejected_hit_alone_median_us": rejected.get(name),
         }
     if "redis" not in out:
         out["redis"] = {"skipped": "Redis did not answer"}
@@ -143,8 +153,15 @@ def main() -> int:
         or os.environ.get("STELLER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
     )
     args = parser.parse_args()
+    load_before = os.getloadavg()
     results = asyncio.run(run(args.requests, args.redis))
-    print(json.dumps({"benchmark": "ratelimit", "route": "GET /api/health", **results}, indent=2))
+    load = {"before": load_before, "after": os.getloadavg()}
+    print(
+        json.dumps(
+            {"benchmark": "ratelimit", "route": "GET /api/health", "load_average": load, **results},
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from steller_server.api import versioning
+from steller_server.api import limits, versioning
 from steller_server.api.limits import RateLimiter
 from steller_server.app import create_app
 from steller_server.db.engine import Database
@@ -91,11 +91,6 @@ async def test_ratelimit_headers_on_success_and_errors(api: httpx.AsyncClient, a
         assert response.headers["ratelimit"].startswith('"default";r=')
 
 
-@pytest.mark.xfail(
-    reason="401/403 from authentication carry no RateLimit headers: auth fails before the "
-    "limiter is consulted (api/routing.py, HTTP layer)",
-    strict=True,
-)
 @pytest.mark.parametrize("role", [None, "finance"])
 async def test_ratelimit_headers_on_auth_errors(
     api: httpx.AsyncClient, acme: Any, partner_key: Any, role: str | None
@@ -105,6 +100,38 @@ async def test_ratelimit_headers_on_auth_errors(
     response = await api.get("/api/partner/keys", headers={"x-api-key": key})
     assert response.status_code in (401, 403)
     assert "ratelimit" in response.headers
+
+
+async def test_role_refusals_count_against_the_keys_budget(
+    api: httpx.AsyncClient, acme: Any, partner_key: Any, database: Database
+) -> None:
+    partner, _ = acme
+    async with database.write() as conn:
+        await conn.execute(
+            update(partners).where(partners.c.id == partner.id).values(rate_limit_default=2)
+        )
+    finance = {"x-api-key": await partner_key(partner, role="finance")}
+    responses = [await api.get("/api/partner/keys", headers=finance) for _ in range(3)]
+    assert [r.status_code for r in responses] == [403, 403, 429]
+    assert [r.headers["ratelimit"] for r in responses[:2]] == [
+        '"default";r=1;t=1',
+        '"default";r=0;t=1',
+    ]
+    assert responses[2].json()["code"] == "rate_limited"
+    assert responses[2].headers["retry-after"] == "1"
+
+
+async def test_unauthenticated_calls_are_throttled_per_client_address(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(limits.DEFAULT_POLICIES, "default", (2, 1))
+    guesses = [
+        await api.get("/api/partner/keys", headers={"x-api-key": f"stlr_test_guess{i}"})
+        for i in range(3)
+    ]
+    assert [r.status_code for r in guesses] == [401, 401, 429]
+    assert guesses[2].headers["ratelimit-policy"] == '"default";q=2;w=1'
+    assert guesses[2].headers["retry-after"] == "1"
 
 
 # -- shared through Redis --------------------------------------------------------------------------

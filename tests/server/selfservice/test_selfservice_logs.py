@@ -70,11 +70,6 @@ async def test_logs_list_own_requests_newest_first(
     assert data[0]["keyId"].startswith("key_")
 
 
-@pytest.mark.xfail(
-    reason="a key refused for its role (403) is not logged: api/auth.resolve_partner raises "
-    "before the request context learns the partner (HTTP layer)",
-    strict=True,
-)
 async def test_role_refusals_are_logged_for_the_partner(
     api: httpx.AsyncClient, app: Any, traffic: dict[str, Any]
 ) -> None:

@@ -2,8 +2,9 @@
 
 Counters live in the `limits` package's storage: in memory by default, in Redis when
 STELLER_REDIS_URL is set so every server process shares them. Fixed windows: one storage round trip
-per request on the hot path (the increment); window statistics are fetched only to compute
-`Retry-After` on a rejection or for windows longer than a second.
+per request on the hot path (the increment, which returns the count); the window's expiry (one
+more round trip) is read only to compute `Retry-After` on a rejection or for windows longer than a
+second.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import Storage
-from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 
 # Route classes and their defaults (DESIGN.md §3): (requests, window seconds).
@@ -65,7 +65,6 @@ class RateLimiter:
         if not isinstance(storage, Storage):
             raise TypeError(f"{storage_uri!r} is not an async limits storage")
         self.storage = storage
-        self._strategy = FixedWindowRateLimiter(storage)
         self._items: dict[tuple[int, int], RateLimitItem] = {}
 
     def _cached_item(self, limit: int, window: int) -> RateLimitItem:
@@ -81,13 +80,15 @@ class RateLimiter:
         limit = limit or default_limit
         window = window or default_window
         item = self._cached_item(limit, window)
-        count = await self.storage.incr(item.key_for(policy, identity), item.get_expiry())
+        key = item.key_for(policy, identity)
+        count = await self.storage.incr(key, item.get_expiry())
         allowed = count <= limit
         remaining = max(0, limit - count)
         reset = window
         if not allowed or window > 1:
-            stats = await self._strategy.get_window_stats(item, policy, identity)
-            reset = max(1, math.ceil(stats.reset_time - time.time()))
+            # Only the expiry is missing (the count came back from the increment): one TTL
+            # round trip, where the strategy's window stats would make two (GET + TTL).
+            reset = max(1, math.ceil(await self.storage.get_expiry(key) - time.time()))
         return Decision(allowed, policy, limit, window, remaining, reset)
 
     async def clear(self) -> None:

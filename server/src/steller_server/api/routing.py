@@ -28,7 +28,7 @@ from steller_server.api.problems import CODES, ProblemError, problem_response
 from steller_server.api.state import AppState
 from steller_server.domain import idempotency
 from steller_server.domain.errors import DomainError
-from steller_server.domain.keys import Capability
+from steller_server.domain.keys import Capability, role_allows
 
 log = logging.getLogger("steller.api")
 
@@ -233,24 +233,87 @@ def _check_headers(scope_state: dict[str, Any]) -> None:
 async def _authenticate_and_limit(
     ctx: Ctx, spec: EndpointSpec, scope_state: dict[str, Any]
 ) -> Decision | None:
+    """Who is calling, then count the request against their budget.
+
+    Refusals by authentication are counted too and carry the RateLimit headers (DESIGN.md §3:
+    every response): against the key's budget when the key is known but its role is too weak,
+    else against the client address (so guessing keys is throttled like any other traffic).
+    """
+    state = ctx.state
+    policy = spec.limit or "default"
+    if spec.auth == "public":
+        if spec.limit is None:
+            return None
+        return await state.limiter.hit(policy, ctx.client_ip)
+    try:
+        identity, limit = await _authenticate(ctx, spec, scope_state)
+    except _RoleRefused as refused:
+        await _count_refusal(ctx, refused.problem, policy, refused.identity, refused.limit)
+        raise refused.problem from None
+    except ProblemError as exc:
+        if exc.status in (401, 403):
+            await _count_refusal(ctx, exc, policy, ctx.client_ip, None)
+        raise
+    return await state.limiter.hit(policy, identity, limit=limit)
+
+
+class _RoleRefused(Exception):
+    """Authenticated, but the role may not call the operation (the caller is known)."""
+
+    def __init__(self, problem: ProblemError, identity: str, limit: int | None) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+        self.identity = identity
+        self.limit = limit
+
+
+async def _authenticate(
+    ctx: Ctx, spec: EndpointSpec, scope_state: dict[str, Any]
+) -> tuple[str, int | None]:
+    """The rate-limit identity and quota override of the caller; raises the auth problems."""
     state = ctx.state
     policy = spec.limit or "default"
     if spec.auth == "partner":
-        ctx.partner = await auth.resolve_partner(ctx.request, state, spec.capability)
-        scope_state["partner_id"] = ctx.partner.partner_id
-        scope_state["key_id"] = ctx.partner.key_id
+        # The role is checked here rather than in auth.resolve_partner so that a refused call
+        # is still attributed to the partner (request log) and to the key's budget.
+        partner = await auth.resolve_partner(ctx.request, state, None)
+        scope_state["partner_id"] = partner.partner_id
+        scope_state["key_id"] = partner.key_id
         if "requested_version" not in scope_state:
-            scope_state["version"] = ctx.partner.api_version
-        limits = ctx.partner.rate_limits
-        return await state.limiter.hit(
-            policy, ctx.partner.key_id, limit=limits.get(policy) if limits else None
+            scope_state["version"] = partner.api_version
+        limits = partner.rate_limits
+        limit = limits.get(policy) if limits else None
+        if spec.capability is not None and not role_allows(partner.key.role, spec.capability):
+            problem = ProblemError(
+                "insufficient_role", f"A '{partner.key.role}' key may not call this operation"
+            )
+            raise _RoleRefused(problem, partner.key_id, limit)
+        ctx.partner = partner
+        return partner.key_id, limit
+    admin = await auth.resolve_admin(ctx.request, state, None)
+    if spec.roles is not None and admin.role not in spec.roles:
+        problem = ProblemError(
+            "insufficient_role", f"The '{admin.role}' role may not call this operation"
         )
-    if spec.auth == "admin":
-        ctx.admin = await auth.resolve_admin(ctx.request, state, spec.roles)
-        return await state.limiter.hit(policy, ctx.admin.user_id)
-    if spec.limit is None:
-        return None
-    return await state.limiter.hit(policy, ctx.client_ip)
+        raise _RoleRefused(problem, admin.user_id, None)
+    ctx.admin = admin
+    return admin.user_id, None
+
+
+async def _count_refusal(
+    ctx: Ctx, problem: ProblemError, policy: str, identity: str, limit: int | None
+) -> None:
+    """Count a refused call and put the RateLimit headers on its problem; over the budget, the
+    answer becomes the 429 instead."""
+    decision = await ctx.state.limiter.hit(policy, identity, limit=limit)
+    if not decision.allowed:
+        ctx.state.metrics_rate_limited(decision.policy)
+        raise ProblemError(
+            "rate_limited",
+            f"Rate limit for '{decision.policy}' requests exceeded; retry after {decision.reset} s",
+            headers=decision.headers(),
+        ) from None
+    problem.headers = {**decision.headers(), **problem.headers}
 
 
 def _check_idempotency_key(key: str | None) -> None:

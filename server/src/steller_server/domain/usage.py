@@ -13,10 +13,11 @@ so ``days=1`` is today. Figures (wallet currency, integer minor units until rend
 - ``apiCalls`` / ``errorResponses`` — partner requests in the window from the request log (status
   ≥ 400 for errors). The log keeps 30 days, so older days count no calls.
 
-Cost: one aggregate over the partner's orders of the window, grouped by day, status and SKU (an
-index-only range scan of ``ix_orders_partner_usage``, migration 0002), one small query for product
-names, and the API-call counts of :func:`request_log_queries.api_call_counts` (hourly rollups for
-closed days, the raw log only for the rest). Nothing is loaded row by row.
+Cost: the window's rows of the daily order rollup (``domain.usage_rollup``, migration 0004: per
+day, SKU and status, kept in the transaction of every order change, so it equals the aggregate
+over the orders themselves), one small query for product names, and the API-call counts of
+:func:`request_log_queries.api_call_counts` (hourly rollups for closed hours, the raw log only for
+the rest). Nothing is loaded row by row.
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from steller_server.db.expressions import utc_day
-from steller_server.db.tables import orders, products
-from steller_server.domain import money, request_log_queries
+from steller_server.db.tables import products
+from steller_server.domain import money, request_log_queries, usage_rollup
 from steller_server.domain.clock import utcnow
 from steller_server.domain.errors import ValidationFailed
 
@@ -46,14 +46,6 @@ STATUS_FIELDS = {
     "failed": "failed",
     "cancelled": "cancelled",
 }
-
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,44 +135,29 @@ async def usage_summary(
     currency: str,
     days: int = 30,
     now: datetime | None = None,
+    from_orders: bool = False,
 ) -> Usage:
     if not 1 <= days <= MAX_DAYS:
         raise ValidationFailed(f"days must be 1..{MAX_DAYS}")
     now = now or utcnow()
     start, end = window(days, now)
-    in_window = (
-        orders.c.partner_id == partner_id,
-        orders.c.created_at >= start,
-        orders.c.created_at < end,
-    )
-
-    # One index-only range scan (ix_orders_partner_usage) grouped by day, status and SKU; at most
-    # days x 5 x SKUs rows come back and everything else is folded here.
-    day = utc_day(orders.c.created_at).label("day")  # the expression of the index
-    grouped = (
-        await conn.execute(
-            select(
-                day,
-                orders.c.status,
-                orders.c.sku,
-                func.count(),
-                func.sum(orders.c.total_minor),
-                func.sum(orders.c.refunded_minor),
-            )
-            .where(*in_window)
-            .group_by(day, orders.c.status, orders.c.sku)
+    # A few thousand rollup rows (days x SKUs x statuses) instead of every order of the window;
+    # `from_orders` aggregates the orders themselves, the reference the rollup must equal.
+    if from_orders:
+        grouped = await usage_rollup.raw_groups(conn, partner_id=partner_id, start=start, end=end)
+    else:
+        grouped = await usage_rollup.rollup_groups(
+            conn, partner_id=partner_id, first_day=start.date(), end_day=end.date()
         )
-    ).all()
     counts = dict.fromkeys(STATUS_FIELDS, 0)
     per_day: dict[date, list[int]] = {}
     per_sku: dict[str, list[int]] = {}
     spend = refunds = 0
-    for row_day, status, sku, row_count, row_total, refunded in grouped:
-        n, total = int(row_count), int(row_total or 0)
+    for row_day, status, sku, n, total, refunded in grouped:
         counts[status] = counts.get(status, 0) + n
         spend += total
-        refunds += int(refunded or 0)
-        bucket = per_day.setdefault(_as_date(row_day), [0, 0])
+        refunds += refunded
+        bucket = per_day.setdefault(row_day, [0, 0])
         bucket[0] += n
         bucket[1] += total
         product = per_sku.setdefault(str(sku), [0, 0])
