@@ -1,15 +1,18 @@
 """Benchmark: order fulfilment — latency from ``POST /api/orders`` to ``completed``, and throughput.
 
     .venv/bin/python bench/fulfilment.py [--duration 30] [--rate 10] [--orders 600]
-        [--workers 1,3] [--repeat 2] [--json out.json] [--smoke]
+        [--workers 1,3] [--repeat 2] [--latency-databases sqlite,postgres] [--json out.json]
+        [--smoke]
 
-Phase ``latency`` (SQLite, as ``steller-server sandbox`` runs): a child process serves the sandbox
-app (:func:`steller_server.sandbox_mode.build_sandbox`: API + ONE in-process worker + the Bamboo
+Phase ``latency`` (on SQLite as ``steller-server sandbox`` runs, and on a throwaway PostgreSQL
+database with the same single in-process worker): a child process serves the sandbox app
+(:func:`steller_server.sandbox_mode.build_sandbox`: API + ONE in-process worker + the Bamboo
 simulator in process) under uvicorn (uvloop, httptools), with zero simulated latency and the vendor
 limits lifted on both sides (Bamboo's checkout limit of 2/s would otherwise be the whole story).
 Orders are posted open-loop at ``--rate``/s for ``--duration`` s on the demo partner (limits
 lifted); the latency of an order is its ``completed_at`` (server clock, same machine) minus the
-moment the client sent the POST. Target: p50 < 200 ms, p99 < 1 s.
+moment the client sent the POST. Target: p50 < 200 ms, p99 < 1 s. The JSON keeps the first
+database's result in ``latency`` and every one in ``latency_by_database``.
 
 Phase ``throughput`` (PostgreSQL, throwaway database): the simulator alone (``steller-sandbox
 --no-limits``) and 1 or 3 ``steller-server worker --no-vendor-limits`` processes. Per round and
@@ -205,10 +208,12 @@ async def paced_orders(
     return sent, statuses
 
 
-def latency_phase(tmp: Path, *, rate: float, duration: float) -> dict[str, Any]:
+def latency_phase(
+    tmp: Path, *, rate: float, duration: float, database: str = "sqlite"
+) -> dict[str, Any]:
     from steller_server.sandbox_mode import demo_api_key  # noqa: PLC0415
 
-    with c.throwaway_database("sqlite", tmp) as url:
+    with c.throwaway_database(database, tmp) as url:
         c.migrate(url)
         port = c.free_port()
         proc = c.Proc(
@@ -234,6 +239,7 @@ def latency_phase(tmp: Path, *, rate: float, duration: float) -> dict[str, Any]:
             latencies.append((done.timestamp() - started) * 1000)
     http_errors = sum(1 for s in statuses if s != 202)
     return {
+        "database": database,
         "rate_per_s": rate,
         "duration_s": duration,
         "orders": len(statuses),
@@ -253,6 +259,69 @@ def latency_phase(tmp: Path, *, rate: float, duration: float) -> dict[str, Any]:
 
 
 # -- phase 2: throughput with worker processes --------------------------------------------------
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def completed_count(url: str) -> int:
+    from sqlalchemy import text  # noqa: PLC0415
+
+    engine = _sync_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.scalar(text("SELECT count(*) FROM orders WHERE status = 'completed'")))
+    finally:
+        engine.dispose()
+
+
+class _CpuWindow:
+    """CPU of the worker processes, the simulator and the whole machine from the first
+    completion of a round to its end, per order completed in between."""
+
+    def __init__(self, url: str, before: int, procs: list[Any], sim: Any) -> None:
+        self.url = url
+        self.pids = [p.popen.pid for p in procs if p.popen is not None]
+        self.sim_pid = sim.popen.pid if sim.popen is not None else 0
+        deadline = time.monotonic() + 60
+        while (done := completed_count(url)) <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.done = done
+        self.workers, self.sim = self._sample()
+        self.busy, self.total = _machine_cpu()
+
+    def _sample(self) -> tuple[float, float]:
+        return sum(_process_cpu(p) for p in self.pids), _process_cpu(self.sim_pid)
+
+    def close(self) -> dict[str, float]:
+        workers, sim = self._sample()
+        busy, total = _machine_cpu()
+        count = max(completed_count(self.url) - self.done, 1)
+        return {
+            "worker_cpu_ms_per_order": round((workers - self.workers) / count * 1000, 2),
+            "simulator_cpu_ms_per_order": round((sim - self.sim) / count * 1000, 2),
+            "machine_busy_percent": round(
+                100 * (busy - self.busy) / max(total - self.total, 1e-9), 1
+            ),
+        }
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from ``/proc/stat``."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0, 0.0
+    ticks = [int(v) for v in first]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
 
 
 async def place_orders(url: str, key: str, sku: str, face: str, count: int) -> list[str]:
@@ -368,10 +437,15 @@ def throughput_phase(
                         )
                         for i in range(workers)
                     ]
+                    before = completed_count(url)
                     with contextlib.ExitStack() as stack:
                         for proc in procs:
                             stack.enter_context(c.running(proc))
+                        # CPU is counted from the first completion on, so start-up (imports,
+                        # connections) is left out, like the throughput span itself.
+                        window = _CpuWindow(url, before, procs, sim)
                         states = wait_terminal(url, ids, timeout=max(60.0, orders / 5))
+                        cpu = window.close()
                     done = sorted(
                         t.timestamp()
                         for s, t in states.values()
@@ -388,6 +462,7 @@ def throughput_phase(
                         },
                         "span_s": round(span, 2),
                         "completed_per_s": round((len(done) - 1) / span, 1) if span > 0 else None,
+                        **cpu,
                     }
                     print(f"    {result}", flush=True)
                     runs[f"{workers}w"].append(result)
@@ -410,6 +485,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="jobs at once per worker")
     parser.add_argument("--repeat", type=int, default=2, help="interleaved throughput rounds")
     parser.add_argument("--phases", default="latency,throughput")
+    parser.add_argument(
+        "--latency-databases", default="sqlite,postgres", help="sqlite and/or postgres"
+    )
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--smoke", action="store_true", help="tiny configuration")
     parser.add_argument("--serve-sandbox", type=int, help=argparse.SUPPRESS)
@@ -432,9 +510,17 @@ def main() -> int:
     with c.temp_folder("steller-bench-fulfilment-") as tmp_name:
         tmp = Path(tmp_name)
         if "latency" in phases:
-            print(f"latency: {args.rate}/s for {args.duration} s (SQLite sandbox)", flush=True)
-            document["latency"] = latency_phase(tmp, rate=args.rate, duration=args.duration)
-            print(f"  {document['latency']}", flush=True)
+            document["latency_by_database"] = {}
+            for database in args.latency_databases.split(","):
+                print(
+                    f"latency: {args.rate}/s for {args.duration} s ({database} sandbox)", flush=True
+                )
+                result = latency_phase(
+                    tmp, rate=args.rate, duration=args.duration, database=database
+                )
+                print(f"  {result}", flush=True)
+                document["latency_by_database"][database] = result
+                document.setdefault("latency", result)
         if "throughput" in phases:
             print("throughput (PostgreSQL, steller-server worker processes)", flush=True)
             document["throughput"] = throughput_phase(
@@ -447,11 +533,11 @@ def main() -> int:
     document["load_after"] = c.machine_note()["loadavg_1_5_15"]
     document["elapsed_s"] = round(time.time() - started, 1)
     rows = []
-    if "latency" in document:
-        lat = document["latency"]
+    for lat in document.get("latency_by_database", {}).values():
         rows.append(
             [
-                f"POST → completed, {lat['rate_per_s']:g}/s, SQLite sandbox, 1 in-process worker",
+                f"POST → completed, {lat['rate_per_s']:g}/s, {lat['database']} sandbox, "
+                "1 in-process worker",
                 f"{lat['orders']} orders",
                 c.fmt(lat["p50_ms"]),
                 c.fmt(lat["p99_ms"]),
@@ -478,8 +564,8 @@ def main() -> int:
         f"{document['elapsed_s']} s"
     )
     c.write_json(args.json, document)
-    lat = document.get("latency", {})
-    if args.smoke and lat and lat.get("final_status", {}).get("completed", 0) == 0:
+    latency = document.get("latency_by_database", {}).values()
+    if args.smoke and any(lat["final_status"].get("completed", 0) == 0 for lat in latency):
         return 1
     return 0
 

@@ -168,3 +168,16 @@ def test_brand_count_per_currency_is_balanced():
     catalog = build_catalog(1)
     per_currency = Counter(b.currency for b in catalog.brands)
     assert min(per_currency.values()) >= 5
+
+
+async def test_items_carry_category_ids_that_the_categories_endpoint_names(client, sim):
+    """As in Bamboo: ``items[].categories`` holds ids; ``/v2.0/categories`` names them."""
+    listed = (await client.get("/api/integration/v2.0/categories")).json()
+    names = {c["id"]: c["name"] for c in listed}
+    assert {1: "Entertainment", 2: "Gaming", 3: "Prepaid Cards"}.items() <= names.items()
+    assert all(set(c) == {"id", "name", "description"} for c in listed)
+    items, _ = await _all_items(client, PageSize=100)
+    by_name = {i["name"]: i for i in items}
+    assert [names[i] for i in by_name["Steam Germany"]["categories"]] == ["Gaming"]
+    assert [names[i] for i in by_name["Starbucks US"]["categories"]] == ["Food & Drink"]
+    assert all(i["categories"] and set(i["categories"]) <= set(names) for i in items)

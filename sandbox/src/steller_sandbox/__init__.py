@@ -7,7 +7,7 @@
 """
 
 from steller_sandbox.app import create_app
-from steller_sandbox.catalog import Brand, Catalog, Product, build_catalog
+from steller_sandbox.catalog import CATEGORIES, Brand, Catalog, Category, Product, build_catalog
 from steller_sandbox.clock import Clock, ManualClock, SystemClock
 from steller_sandbox.config import (
     DEFAULT_ACCOUNTS,
@@ -27,6 +27,7 @@ from steller_sandbox.scenarios import MAGIC_FACE_VALUES, SCENARIO_SKUS, SPECIAL_
 from steller_sandbox.state import Simulator
 
 __all__ = [
+    "CATEGORIES",
     "DEFAULT_ACCOUNTS",
     "DEFAULT_CREDENTIALS",
     "DEFAULT_USD_RATES",
@@ -38,6 +39,7 @@ __all__ = [
     "AccountSpec",
     "Brand",
     "Catalog",
+    "Category",
     "Clock",
     "Credential",
     "Environment",

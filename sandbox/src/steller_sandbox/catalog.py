@@ -6,6 +6,10 @@ changes prices (discounts), stock counts and modified dates.
 SKU scheme: ``<BRAND CODE>-<ISO country>-<face value>`` for fixed products (``AMZ-US-50``,
 ``STM-DE-20``, ``ITN-GB-25``) and ``<BRAND CODE>-<ISO country>-VAR`` for range products
 (``AMZ-US-VAR``). The test brand's products are ``SIM-…`` (see ``steller_sandbox.scenarios``).
+
+Categories are carried as Bamboo does: each catalogue item (brand) lists category **ids** in
+``categories: [int]``, and ``GET /api/integration/v2.0/categories`` names them
+(:data:`CATEGORIES`; ids 1, 2, 3, 17 and 30 are the ones bamboo.md names).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from steller_sandbox.scenarios import SCENARIO_SKUS
 
-__all__ = ["Brand", "Catalog", "Product", "build_catalog"]
+__all__ = ["CATEGORIES", "Brand", "Catalog", "Category", "Product", "build_catalog"]
 
 TWO_PLACES = Decimal("0.01")
 
@@ -37,6 +41,37 @@ MARKETS = {
     "AE": _Market("AE", "AED", "UAE"),
     "SA": _Market("SA", "SAR", "Saudi Arabia"),
 }
+
+
+@dataclass(frozen=True)
+class Category:
+    id: int
+    name: str
+    description: str
+
+
+#: The vendor's category list. bamboo.md gives Entertainment=1, Gaming=2, Prepaid Cards=3,
+#: Crypto=17 and Petroleum=30 (ids 1..30); the others are the simulator's own.
+CATEGORIES: tuple[Category, ...] = tuple(
+    Category(id_, name, f"{name} gift cards and vouchers.")
+    for id_, name in (
+        (1, "Entertainment"),
+        (2, "Gaming"),
+        (3, "Prepaid Cards"),
+        (4, "Shopping"),
+        (5, "Electronics"),
+        (6, "Food & Drink"),
+        (7, "Travel"),
+        (8, "Fashion"),
+        (9, "Beauty"),
+        (10, "Home"),
+        (11, "Sports"),
+        (17, "Crypto"),
+        (29, "Testing"),
+        (30, "Petroleum"),
+    )
+)
+_CATEGORY_IDS = {c.name: c.id for c in CATEGORIES}
 
 _WESTERN = (10, 25, 50, 100)
 _GULF = (50, 100, 250, 500)
@@ -124,6 +159,10 @@ class Brand:
     category: str
     modified: datetime
     products: list[Product] = field(default_factory=list)
+
+    @property
+    def category_ids(self) -> list[int]:
+        return [_CATEGORY_IDS[self.category]]
 
     @property
     def logo_url(self) -> str:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from steller_sandbox.catalog import CATEGORIES
 from steller_sandbox.config import Credential, Environment
 from steller_sandbox.ratelimit import wait_message
 from steller_sandbox.state import RateLimited, Rejected, Simulator, Unavailable
@@ -169,6 +170,12 @@ async def catalog_v1(_request: Request, sim: Simulator, cred: Credential) -> Res
     return BambooJSONResponse({"brands": [brand_json(sim, b) for b in brands]})
 
 
+async def categories(_request: Request, _sim: Simulator, _cred: Credential) -> Response:
+    return BambooJSONResponse(
+        [{"id": c.id, "name": c.name, "description": c.description} for c in CATEGORIES]
+    )
+
+
 async def accounts(_request: Request, sim: Simulator, cred: Credential) -> Response:
     return BambooJSONResponse(
         {
@@ -301,6 +308,7 @@ def vendor_routes() -> list[Route]:
     return [
         Route(f"{base}/v2.0/catalog", vendor_endpoint("catalog", catalog_v2)),
         Route(f"{base}/v1.0/catalog", vendor_endpoint("catalog_v1", catalog_v1)),
+        Route(f"{base}/v2.0/categories", vendor_endpoint("categories", categories)),
         Route(f"{base}/v1.0/accounts", vendor_endpoint("accounts", accounts)),
         Route(
             f"{base}/v1.0/orders/checkout",

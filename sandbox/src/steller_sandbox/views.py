@@ -54,12 +54,13 @@ def brand_json(
         "name": brand.name,
         "countryCode": brand.country,
         "currencyCode": brand.currency,
-        "description": f"{brand.name} digital gift card ({brand.category}).",
+        "description": f"{brand.name} digital gift card.",
         "disclaimer": "",
         "redemptionInstructions": f"Redeem the code at {brand.name} before it expires.",
         "terms": "",
         "logoUrl": brand.logo_url,
         "modifiedDate": format_datetime(brand.modified),
+        "categories": brand.category_ids,
         "products": [
             product_json(sim, p, target_currency)
             for p in (brand.products if products is None else products)

@@ -74,6 +74,13 @@ class Settings:
     request_log_retention_days: int = 30
     #: Default grace (hours) for webhook secret rotation when the request does not say.
     webhook_secret_grace_hours: int = 24
+    #: Webhook delivery (docs/webhooks.md): the deadline of one whole attempt in seconds; the
+    #: attempts an event gets (the first 10 follow the documented schedule, later ones wait its
+    #: last delay, 24 h); the days of failing without a success after which an endpoint is
+    #: disabled.
+    webhook_timeout_seconds: Decimal = Decimal("10")
+    webhook_max_attempts: int = 10
+    webhook_disable_after_days: int = 5
     #: Low-balance threshold for new partners, in the partner's currency (major units).
     low_balance_threshold: Decimal = Decimal("100.00")
     #: Money credited to a new sandbox partner at signup (major units of its currency).
@@ -227,6 +234,15 @@ class Settings:
             webhook_secret_grace_hours=integer(
                 "STELLER_WEBHOOK_SECRET_GRACE_HOURS", default.webhook_secret_grace_hours
             ),
+            webhook_timeout_seconds=decimal(
+                "STELLER_WEBHOOK_TIMEOUT_SECONDS", default.webhook_timeout_seconds
+            ),
+            webhook_max_attempts=integer(
+                "STELLER_WEBHOOK_MAX_ATTEMPTS", default.webhook_max_attempts, 1
+            ),
+            webhook_disable_after_days=integer(
+                "STELLER_WEBHOOK_DISABLE_AFTER_DAYS", default.webhook_disable_after_days, 1
+            ),
             low_balance_threshold=decimal(
                 "STELLER_LOW_BALANCE_THRESHOLD", default.low_balance_threshold
             ),
@@ -299,6 +315,8 @@ class Settings:
                 raise ConfigError(f"STELLER_ALERT_WEBHOOK_SECRET: {exc}") from None
         if self.alert_vendor_error_rate > 1:
             raise ConfigError("STELLER_ALERT_VENDOR_ERROR_RATE is a fraction between 0 and 1")
+        if not 0 < self.webhook_timeout_seconds <= 60:
+            raise ConfigError("STELLER_WEBHOOK_TIMEOUT_SECONDS must be above 0 and at most 60")
         if self.smtp_username and not self.smtp_password:
             raise ConfigError("STELLER_SMTP_USERNAME needs STELLER_SMTP_PASSWORD")
 

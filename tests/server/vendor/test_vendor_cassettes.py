@@ -55,6 +55,14 @@ async def test_catalog_page(recorded):
     product = next(p for p in page.items[0].products if p.sku == "AMZ-US-50")
     assert product.id == AMAZON_US_50
     assert product.min_face_value == product.max_face_value == Decimal(50)
+    assert page.items[0].categories == (4,)  # ids, named by the categories endpoint
+
+
+@pytest.mark.vcr
+async def test_categories(recorded):
+    categories = {c.id: c.name for c in await recorded.get_categories()}
+    assert categories[4] == "Shopping"
+    assert {1: "Entertainment", 2: "Gaming", 3: "Prepaid Cards"}.items() <= categories.items()
 
 
 @pytest.mark.vcr

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from sqlalchemy import select
 
 from steller_server.db.engine import Database
+from steller_server.db.tables import jobs as jobs_table
 from steller_server.domain import jobs, webhooks
 from steller_server.jobs.delivery import (
     CLIENT_KEY,
@@ -108,3 +110,56 @@ async def test_gate_waits_for_an_unproven_endpoint_then_opens_up() -> None:
     assert not await gate.enter("q", config)  # degraded: one slot, no waiting
     gate.leave("q", healthy=False)
     assert gate.in_flight("q") == 0
+
+
+async def test_an_unproven_endpoint_s_backlog_is_not_pushed_back_while_its_probe_runs(
+    api: httpx.AsyncClient,
+    factory,
+    partner_key,
+    database: Database,
+    settings,
+    clock,
+) -> None:
+    """A fresh worker's first delivery to an endpoint (the probe) is still running: other jobs for
+    it come back within seconds, not ``defer_base`` later (a slow probe on a fresh worker used to
+    push a healthy partner's whole backlog back by 30 s, then more)."""
+    receiver = Receiver()
+    try:
+        partner_id, _ = await _endpoint(api, factory, partner_key, receiver.url())
+        for _ in range(5):
+            await webhooks.send_test_event(database, partner_id=partner_id, now=clock())
+        config = DeliveryConfig(probe_wait=0.0, slow_after=60.0)
+        gate = EndpointGate()
+        assert await gate.enter(partner_id, config)  # a probe in flight, no verdict yet
+        extras: dict[str, object] = {CONFIG_KEY: config, GATE_KEY: gate}
+        worker = Worker(
+            database,
+            settings,
+            kinds=[jobs.WEBHOOK_DELIVERY],
+            clock=clock,
+            concurrency=5,
+            extras=extras,
+        )
+        assert await worker.run_until_idle() == 5
+        assert receiver.requests == []
+        async with database.read() as conn:
+            queued = (
+                await conn.execute(
+                    select(jobs_table.c.run_at, jobs_table.c.payload).where(
+                        jobs_table.c.kind == jobs.WEBHOOK_DELIVERY
+                    )
+                )
+            ).all()
+        assert len(queued) == 5
+        assert all(run_at <= clock() + 2 * config.probe_retry for run_at, _ in queued)
+        assert all("deferrals" not in payload for _, payload in queued)
+
+        gate.leave(partner_id, healthy=True)  # the probe answered fast
+        clock.advance(seconds=2 * config.probe_retry.total_seconds())
+        assert await worker.run_until_idle() == 5
+        assert receiver.wait_for(5)
+        client = extras.get(CLIENT_KEY)
+        if client is not None:
+            await client.aclose()  # type: ignore[attr-defined]
+    finally:
+        receiver.close()

@@ -71,6 +71,8 @@ async def test_a_raised_threshold_is_checked_by_the_low_balance_job(
     settings,
     clock,
 ) -> None:
+    """Changing the threshold enqueues the check itself (in the same transaction): a threshold
+    raised above the balance is a crossing too, and a duplicate check adds no event."""
     partner, _wallet = await factory.partner(balance="150.00", low_balance_threshold="100.00")
     await partners.update_partner(
         database,
@@ -83,11 +85,46 @@ async def test_a_raised_threshold_is_checked_by_the_low_balance_job(
         await jobs.enqueue(
             conn, kind=jobs.LOW_BALANCE_CHECK, payload={"partnerId": partner.id}, now=clock()
         )
-        await jobs.enqueue(
-            conn, kind=jobs.LOW_BALANCE_CHECK, payload={"partnerId": partner.id}, now=clock()
-        )
     worker = Worker(database, settings, kinds=[jobs.LOW_BALANCE_CHECK], clock=clock)
-    assert await worker.run_until_idle() == 2
+    assert await worker.run_until_idle() == 2  # the update's check and the extra one
     [event] = await _low_balance_events(database, partner.id, clock)  # two checks, one event
     assert (event["balance"], event["threshold"]) == ("150.00", "200.00")
     assert event["projectedRunOutDate"] is None  # nothing spent yet
+
+
+async def test_threshold_changes_over_the_api_fire_and_re_arm_low_balance(
+    api,
+    factory,
+    partner_key,
+    database: Database,
+    settings,
+    clock,
+) -> None:
+    partner, _wallet = await factory.partner(balance="150.00", low_balance_threshold="100.00")
+    headers = {"x-api-key": await partner_key(partner)}
+    worker = Worker(database, settings, kinds=[jobs.LOW_BALANCE_CHECK], clock=clock)
+
+    async def set_threshold(value: str) -> None:
+        changed = await api.patch(
+            "/api/partner/me", json={"lowBalanceThreshold": value}, headers=headers
+        )
+        assert changed.status_code == 200, changed.text
+        assert await worker.run_until_idle() == 1
+
+    await set_threshold("200.00")  # above the balance: crosses
+    await set_threshold("250.00")  # still below: no second event
+    assert [e["threshold"] for e in await _low_balance_events(database, partner.id, clock)] == [
+        "200.00"
+    ]
+    await set_threshold("50.00")  # back under the balance: re-armed, no event
+    clock.advance(seconds=1)
+    await set_threshold("175.00")  # crosses again
+    events = await _low_balance_events(database, partner.id, clock)
+    assert [(e["balance"], e["threshold"]) for e in events] == [
+        ("150.00", "200.00"),
+        ("150.00", "175.00"),
+    ]
+
+    renamed = await api.patch("/api/partner/me", json={"name": "Renamed"}, headers=headers)
+    assert renamed.status_code == 200
+    assert await worker.run_until_idle() == 0  # no threshold change, no check

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from steller_server.db.engine import Database
 from steller_server.db.tables import partners, products, wallets
-from steller_server.domain import audit, catalog, keys, ledger, money, pricing
+from steller_server.domain import audit, catalog, jobs, keys, ledger, money, pricing
 from steller_server.domain.clock import utcnow
 from steller_server.domain.errors import (
     EmailTaken,
@@ -391,6 +391,16 @@ async def update_partner(
         values["updated_at"] = now
         await conn.execute(update(partners).where(partners.c.id == partner_id).values(**values))
         fresh = await get_partner(conn, partner_id=partner_id)
+        if fresh.low_balance_threshold_minor != current.low_balance_threshold_minor:
+            # The threshold itself can cross the balance: re-check (emits wallet.low_balance, or
+            # re-arms it) in a job committed with the change.
+            await jobs.enqueue(
+                conn,
+                kind=jobs.LOW_BALANCE_CHECK,
+                payload={"partnerId": partner_id},
+                request_id=request_id,
+                now=now,
+            )
         before, after = _diff(_admin_view(current), _admin_view(fresh))
         if action is None:
             action = "partner.update"

@@ -6,9 +6,18 @@
 * Each Bamboo product becomes one ``products`` row keyed by its SKU (the simulator's ``sku`` field;
   ``BAMBOO-<productId>`` when the vendor sends none): face values, cost (rounded *up* to the cost
   currency's minor unit, so the profit guard never underestimates cost), stock, currency, status.
+* Categories: Bamboo lists category *ids* on each catalogue item (``categories: [int]``) and names
+  them in ``GET /api/integration/v2.0/categories``, read once per run (only when some item has
+  ids); a product's categories are the names as slugs (``Food & Drink`` -> ``food-and-drink``),
+  the values partners filter the catalog by. If the list cannot be read, products keep the
+  categories they had.
 * Products that disappear from a complete catalog read are marked unavailable, never deleted
   (orders and approvals point at them). A failed read marks nothing.
 * Runs are recorded in ``catalog_sync_runs`` with their counts (``domain/sync_runs.py``).
+
+A *scheduled* sync is skipped when a sync succeeded less than ``FRESH_FOR`` (30 min) ago: the
+sandbox syncs at start-up, and the worker's first scheduler tick right after it would otherwise
+pull the whole catalog again. Admin-triggered syncs always run.
 
 The job's first claim creates the run row (unless the admin route already did and passed
 ``runId``) and reschedules itself at once with the id, so a crash mid-sync resumes the same run.
@@ -17,17 +26,18 @@ The job's first claim creates the run row (unless the admin route already did an
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from steller_server.db.engine import Database
-from steller_server.db.tables import products
+from steller_server.db.tables import catalog_sync_runs, products
 from steller_server.domain import catalog, money, sync_runs
 from steller_server.domain.clock import utcnow
 from steller_server.domain.errors import InvalidState
@@ -35,7 +45,7 @@ from steller_server.domain.models import Job
 from steller_server.jobs.base import Done, JobContext, Later, Outcome, Retry
 from steller_server.vendor import BambooClient, Brand, Product, VendorError
 
-__all__ = ["product_row", "run", "start_and_sync", "sync_catalog"]
+__all__ = ["FRESH_FOR", "category_slug", "product_row", "run", "start_and_sync", "sync_catalog"]
 
 log = logging.getLogger("steller.catalog_sync")
 
@@ -54,20 +64,30 @@ _COMPARED = (
     "cost_currency",
     "stock",
     "available",
+    "categories",
     "redemption_instructions",
     "terms",
     "logo_url",
 )
 LIVE_STATUSES = frozenset({"Live", "Active", "Enabled"})
+FRESH_FOR = timedelta(minutes=30)
 
 
 def _ceil_minor(amount: Decimal, currency: str) -> int:
     return int(amount.scaleb(money.exponent(currency)).to_integral_value(rounding=ROUND_CEILING))
 
 
-def product_row(brand: Brand, product: Product) -> dict[str, Any] | None:
+def category_slug(name: str) -> str:
+    """``"Food & Drink"`` -> ``"food-and-drink"``: the value partners filter the catalog by."""
+    words = re.sub(r"[^a-z0-9]+", "-", name.lower().replace("&", " and ")).strip("-")
+    return words[:64]
+
+
+def product_row(
+    brand: Brand, product: Product, categories: Mapping[int, str] | None = None
+) -> dict[str, Any] | None:
     """Our ``products`` row for a Bamboo product, or None when it cannot be sold (no face value,
-    unknown currency)."""
+    unknown currency). ``categories`` names the vendor's category ids (without it: none)."""
     face_currency = (brand.currency_code or product.price.currency).upper()
     try:
         min_face = money.to_minor(product.min_face_value, face_currency)
@@ -86,7 +106,7 @@ def product_row(brand: Brand, product: Product) -> dict[str, Any] | None:
         "name": (product.name or brand.name)[:200],
         "brand_name": brand.name[:200],
         "country_code": country if len(country) == 2 else "ZZ",
-        "categories": [],
+        "categories": _categories(brand, categories),
         "face_currency": face_currency,
         "denomination_type": "fixed" if min_face == max_face else "range",
         "min_face_minor": min_face,
@@ -102,6 +122,25 @@ def product_row(brand: Brand, product: Product) -> dict[str, Any] | None:
     }
 
 
+def _categories(brand: Brand, names: Mapping[int, str] | None) -> list[str]:
+    if not names:
+        return []
+    slugs = [category_slug(names[i]) for i in brand.categories if names.get(i)]
+    return list(dict.fromkeys(s for s in slugs if s))
+
+
+async def _category_names(vendor: BambooClient, brands: list[Brand]) -> dict[int, str] | None:
+    """The vendor's category names by id (one call; skipped when no brand lists ids), or None
+    when they cannot be read."""
+    if not any(brand.categories for brand in brands):
+        return {}
+    try:
+        return {c.id: c.name for c in await vendor.get_categories()}
+    except VendorError as exc:
+        log.warning("catalog sync: vendor categories unavailable (%s); keeping ours", exc)
+        return None
+
+
 async def _bulk_upsert(conn: AsyncConnection, rows: list[dict[str, Any]], now: datetime) -> None:
     """One ``INSERT … ON CONFLICT (sku) DO UPDATE`` executed for all rows (executemany): the
     same effect as ``catalog.upsert_products`` without a round trip per product."""
@@ -109,7 +148,7 @@ async def _bulk_upsert(conn: AsyncConnection, rows: list[dict[str, Any]], now: d
         return
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = module.insert(products)
-    updates = {col: stmt.excluded[col] for col in (*_COMPARED, "categories", "updated_at")}
+    updates = {col: stmt.excluded[col] for col in (*_COMPARED, "updated_at")}
     await conn.execute(
         stmt.on_conflict_do_update(index_elements=["sku"], set_=updates),
         [{**row, "created_at": now, "updated_at": now} for row in rows],
@@ -126,20 +165,22 @@ async def sync_catalog(
 ) -> sync_runs.SyncRun:
     """Pull everything and record the outcome on run ``run_id``; vendor errors end the run
     ``failed`` (nothing marked unavailable) instead of raising."""
-    brands = 0
+    read: list[Brand] = []
     rows: dict[str, dict[str, Any]] = {}
     counts = sync_runs.SyncCounts()
     try:
         async for brand in vendor.iter_catalog(page_size=page_size):
-            brands += 1
+            read.append(brand)
+        names = await _category_names(vendor, read)
+        for brand in read:
             for product in brand.products:
-                row = product_row(brand, product)
+                row = product_row(brand, product, names)
                 if row is not None:
                     rows[row["sku"]] = row
         rates = await vendor.get_exchange_rates()
     except VendorError as exc:
         log.warning("catalog sync %s failed: %s", run_id, exc)
-        counts = sync_runs.SyncCounts(brands=brands, products=len(rows))
+        counts = sync_runs.SyncCounts(brands=len(read), products=len(rows))
         async with db.write() as conn:
             return await sync_runs.finish_run(
                 conn, run_id=run_id, counts=counts, error=f"vendor: {exc}", now=clock()
@@ -151,6 +192,8 @@ async def sync_catalog(
         changed: list[dict[str, Any]] = []
         for sku, row in rows.items():
             before = existing.get(sku)
+            if names is None and before is not None:
+                row["categories"] = list(before["categories"])  # unknown now: keep ours
             if before is None:
                 created += 1
                 changed.append(row)
@@ -172,7 +215,7 @@ async def sync_catalog(
         }
         stored = await catalog.store_rates(conn, base=rates.base, rates=usable, fetched_at=now)
         counts = sync_runs.SyncCounts(
-            brands=brands,
+            brands=len(read),
             products=len(rows),
             created=created,
             updated=updated,
@@ -183,7 +226,7 @@ async def sync_catalog(
     log.info(
         "catalog sync %s: %d brands, %d products (%d new, %d changed, %d gone), %d rates",
         run_id,
-        brands,
+        len(read),
         len(rows),
         created,
         updated,
@@ -202,16 +245,32 @@ async def start_and_sync(
     return await sync_catalog(db, vendor, run_id=run.id, clock=clock)
 
 
+async def _last_success(db: Database) -> datetime | None:
+    async with db.read() as conn:
+        last: datetime | None = await conn.scalar(
+            select(func.max(catalog_sync_runs.c.started_at)).where(
+                catalog_sync_runs.c.status == "succeeded"
+            )
+        )
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)  # SQLite returns naive UTC from an aggregate
+    return last
+
+
 async def run(job: Job, ctx: JobContext) -> Outcome:
     if ctx.vendor is None:
         return Retry("no vendor client configured (STELLER_BAMBOO_*)")
     run_id = job.payload.get("runId")
+    trigger = str(job.payload.get("trigger") or "schedule")
+    if not run_id and trigger == "schedule":
+        last = await _last_success(ctx.db)
+        if last is not None and ctx.clock() - last < FRESH_FOR:
+            log.info("scheduled catalog sync skipped: the last one started at %s", last)
+            return Done()
     if not run_id:
         try:
             async with ctx.db.write() as conn:
-                started = await sync_runs.start_run(
-                    conn, trigger=str(job.payload.get("trigger") or "schedule"), now=ctx.clock()
-                )
+                started = await sync_runs.start_run(conn, trigger=trigger, now=ctx.clock())
         except InvalidState as exc:
             log.info("scheduled catalog sync skipped: %s", exc)
             return Done()

@@ -6,19 +6,22 @@ One job run is one HTTP attempt of one event, from the durable job table:
    answered fast may have any number of deliveries in flight (``healthy_in_flight``, default
    unlimited); one that is unproven, slow (``slow_after``), failing here or failing as recorded
    (``failure_since``) gets ``degraded_in_flight`` (1). A job over the cap is put back (``Later``,
-   not an attempt) with a growing delay, so a hung partner holds one worker slot at a time while
-   everyone else's deliveries keep flowing.
+   not an attempt) with the endpoint's queue: by a growing delay when the endpoint is degraded, so
+   a hung partner holds one worker slot at a time while everyone else's deliveries keep flowing;
+   by ``probe_retry`` (1 s) while its first answer is merely not in yet.
 2. :func:`~steller_server.domain.webhooks.prepare_delivery` decides whether the event is still to
    be sent and with which secrets (two during a rotation).
 3. POST the compact JSON body with the Standard Webhooks headers (``webhook-id`` = the event id,
    identical on every retry; ``webhook-timestamp`` of this attempt; ``webhook-signature`` with one
-   ``v1,…`` per valid secret), signed by :func:`steller.webhooks.sign`. At most ``timeout``
-   (10 s) for the whole attempt — DNS, connect, TLS, response — enforced with a deadline, so a
-   slow-dripping endpoint cannot stretch it. Redirects are not followed. 2xx = delivered.
+   ``v1,…`` per valid secret), signed by :func:`steller.webhooks.sign`. At most ``timeout`` (10 s,
+   ``STELLER_WEBHOOK_TIMEOUT_SECONDS``) for the whole attempt — DNS, connect, TLS, response —
+   enforced with a deadline, so a slow-dripping endpoint cannot stretch it. Redirects are not
+   followed. 2xx = delivered.
 4. Record the attempt; on failure come back per
    :data:`~steller_server.domain.webhooks.RETRY_SCHEDULE` with ``Later`` (the generic job backoff
-   is not used), after the 10th failure the event is ``failed``. Endpoints failing continuously
-   for ``disable_after`` (5 days) are disabled with a ``disabledReason``.
+   is not used), after the last (10th, ``STELLER_WEBHOOK_MAX_ATTEMPTS``) failure the event is
+   ``failed``. Endpoints failing continuously for ``disable_after`` (5 days,
+   ``STELLER_WEBHOOK_DISABLE_AFTER_DAYS``) are disabled with a ``disabledReason``.
 
 **SSRF.** In live mode the HTTP client is a :class:`WebhookClient` whose transport resolves the
 host right before connecting, refuses the connection unless every address is public
@@ -28,8 +31,9 @@ rebinding between the configuration-time check and the delivery cannot reach int
 A live-mode delivery never uses a client that does not enforce this.
 
 The worker passes ``webhook_http=build_http_client(settings.mode)`` (or leaves it None: the
-handler then builds one per worker context) and may put a :class:`DeliveryConfig` in
-``ctx.extras["webhook_config"]``.
+handler then builds one per worker context). The knobs are a :class:`DeliveryConfig` built from
+the ``STELLER_WEBHOOK_*`` settings (:meth:`DeliveryConfig.from_settings`), or the one a caller put
+in ``ctx.extras["webhook_config"]``.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from steller_server.domain import ssrf, wallets, webhooks
 from steller_server.domain.models import Job
 from steller_server.jobs.base import Done, JobContext, Later, Outcome
 from steller_server.observability import metrics
+from steller_server.settings import Settings
 
 __all__ = [
     "CLIENT_KEY",
@@ -61,6 +66,7 @@ __all__ = [
     "EndpointGate",
     "WebhookClient",
     "build_http_client",
+    "retry_schedule",
     "run",
     "run_low_balance_check",
 ]
@@ -89,10 +95,31 @@ class DeliveryConfig:
     #: How long a job may wait for the verdict of an unproven endpoint's first delivery before it
     #: is put back (seconds); a healthy endpoint answers well within it.
     probe_wait: float = 0.25
+    #: A job that waited ``probe_wait`` in vain for an unproven endpoint's verdict comes back
+    #: after this (plus up to as much again as jitter); only a degraded endpoint is deferred.
+    probe_retry: timedelta = timedelta(seconds=1)
     #: Put-back delay of a job over the cap: base * 2**n (n = times put back), capped, plus up to
     #: half of it again as jitter.
     defer_base: timedelta = timedelta(seconds=30)
     defer_cap: timedelta = timedelta(minutes=5)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryConfig:
+        """The operator's ``STELLER_WEBHOOK_TIMEOUT_SECONDS``, ``_MAX_ATTEMPTS`` and
+        ``_DISABLE_AFTER_DAYS``; the other knobs keep their defaults."""
+        return cls(
+            timeout=float(settings.webhook_timeout_seconds),
+            schedule=retry_schedule(settings.webhook_max_attempts),
+            disable_after=timedelta(days=settings.webhook_disable_after_days),
+        )
+
+
+def retry_schedule(attempts: int) -> tuple[timedelta, ...]:
+    """The delays before each of ``attempts`` attempts: the documented schedule, cut short or
+    carried on with its last delay (24 h)."""
+    base = webhooks.RETRY_SCHEDULE
+    attempts = max(attempts, 1)
+    return base[:attempts] + (base[-1],) * max(attempts - len(base), 0)
 
 
 class EndpointGate:
@@ -114,6 +141,17 @@ class EndpointGate:
         self._changed: dict[str, asyncio.Event] = {}
         #: Per endpoint: (monotonic time until which its queue was pushed back, times in a row).
         self._pushed: dict[str, tuple[float, int]] = {}
+        #: Per endpoint: monotonic time until which its queue was pushed back awaiting a probe.
+        self._probe_pushed: dict[str, float] = {}
+
+    def probe_push_due(self, key: str, config: DeliveryConfig) -> bool:
+        """Whether to push the endpoint's queue back by ``probe_retry`` now (once per
+        ``probe_retry`` while its first verdict is awaited)."""
+        now = time.monotonic()
+        if now < self._probe_pushed.get(key, 0.0):
+            return False
+        self._probe_pushed[key] = now + config.probe_retry.total_seconds()
+        return True
 
     def push_back_due(self, key: str, config: DeliveryConfig) -> timedelta | None:
         """How far to push back the endpoint's other queued jobs now, or None when that was
@@ -344,7 +382,10 @@ async def _post(
 
 def _config(ctx: JobContext) -> DeliveryConfig:
     config = ctx.extras.get(CONFIG_KEY)
-    return config if isinstance(config, DeliveryConfig) else DeliveryConfig()
+    if not isinstance(config, DeliveryConfig):
+        config = DeliveryConfig.from_settings(ctx.settings)
+        ctx.extras[CONFIG_KEY] = config
+    return config
 
 
 def _gate(ctx: JobContext) -> EndpointGate:
@@ -358,9 +399,27 @@ def _gate(ctx: JobContext) -> EndpointGate:
 async def _put_back(
     job: Job, ctx: JobContext, key: str, now: datetime, config: DeliveryConfig
 ) -> Later:
-    """This job over the cap goes back (``Later``); the endpoint's other due jobs go back with
-    one statement, so a hung partner's backlog is not claimed and put back job by job."""
-    delay = _gate(ctx).push_back_due(key, config)
+    """This job over the cap goes back (``Later``), and the endpoint's other due jobs with it in
+    one statement, so a hung partner's backlog is not claimed and put back job by job.
+
+    How far depends on what is known: a degraded endpoint's jobs go back by the growing
+    ``defer_base`` delay; an endpoint whose first answer is merely not in yet (unknown, not yet
+    slow) only by ``probe_retry``. Deferring a healthy partner's whole backlog by ``defer_base``
+    (then more) because a fresh worker's probe took longer than ``probe_wait`` stalled its
+    deliveries for minutes."""
+    gate = _gate(ctx)
+    if gate.health(key, config) is not False:
+        if gate.probe_push_due(key, config):
+            await webhooks.push_back_deliveries(
+                ctx.db,
+                partner_id=key,
+                now=now,
+                run_at=now + config.probe_retry,
+                exclude_job_id=job.id,
+            )
+        jitter = config.probe_retry * random.uniform(0, 1)  # noqa: S311 (spreading load)
+        return Later(now + config.probe_retry + jitter)
+    delay = gate.push_back_due(key, config)
     if delay is not None:
         await webhooks.push_back_deliveries(
             ctx.db, partner_id=key, now=now, run_at=now + delay, exclude_job_id=job.id

@@ -160,11 +160,10 @@ async def _submit(
             "order %s: vendor already had %s (%s)", order.id, order.vendor_request_id, placed.status
         )
         return placed
-    async with ctx.db.write() as conn:
-        await orders.record_vendor_progress(
-            conn, order_id=order.id, vendor_status="Created", now=ctx.clock()
-        )
-    # Bamboo often finishes quickly: look once now instead of waiting a poll interval.
+    # Bamboo often finishes quickly: look once now instead of waiting a poll interval. No write
+    # marks the accepted checkout: a final answer is stored by _finish, a pending one by _wait,
+    # and the job payload says "submitted"; a crash before either resubmits under the same
+    # RequestId, which Bamboo answers with the existing order (one write less per order).
     try:
         return await vendor.get_order(order.vendor_request_id)
     except VendorError:

@@ -31,6 +31,7 @@ from steller_server.vendor.models import (
     Account,
     Brand,
     CatalogPage,
+    Category,
     ExchangeRates,
     NotificationConfig,
     OrderLine,
@@ -135,6 +136,12 @@ class BambooClient:
             if len(page.items) < page_size:
                 return
             page_index += 1
+
+    async def get_categories(self) -> list[Category]:
+        """The vendor's category list (names for :attr:`Brand.categories` ids)."""
+        data = await self._http_call("categories", "GET", "/api/integration/v2.0/categories")
+        items = data if isinstance(data, list) else (data or {}).get("items") or ()
+        return [Category.from_wire(c) for c in items if isinstance(c, dict) and "id" in c]
 
     # -- accounts and orders -------------------------------------------------------------------
 

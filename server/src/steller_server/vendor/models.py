@@ -20,6 +20,7 @@ __all__ = [
     "Brand",
     "Card",
     "CatalogPage",
+    "Category",
     "ExchangeRates",
     "NotificationConfig",
     "OrderItem",
@@ -124,6 +125,8 @@ class Brand:
     logo_url: str | None
     modified: datetime | None
     products: tuple[Product, ...]
+    categories: tuple[int, ...] = ()
+    """Category ids (``items[].categories[]``); :class:`Category` names them."""
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Brand:
@@ -138,6 +141,37 @@ class Brand:
             logo_url=data.get("logoUrl"),
             modified=_dt(data.get("modifiedDate")),
             products=tuple(Product.from_wire(p) for p in data.get("products") or ()),
+            categories=_category_ids(data.get("categories")),
+        )
+
+
+def _category_ids(raw: Any) -> tuple[int, ...]:
+    """Ids from ``[1, 2]``; ``[{"id": 1, …}]`` and numeric strings are tolerated, the rest
+    skipped (the field is undocumented, so its shape must not break a catalog read)."""
+    ids: list[int] = []
+    for item in raw if isinstance(raw, list) else ():
+        value = item.get("id") if isinstance(item, dict) else item
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            ids.append(value)
+        elif isinstance(value, str) and value.strip().isdigit():
+            ids.append(int(value))
+    return tuple(ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    id: int
+    name: str
+    description: str
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Category:
+        return cls(
+            id=int(data["id"]),
+            name=str(data.get("name") or ""),
+            description=str(data.get("description") or ""),
         )
 
 
