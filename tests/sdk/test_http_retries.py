@@ -315,6 +315,24 @@ def test_non_retryable_error_is_raised_immediately_even_mid_retry(helpers, sleep
     assert info.value.retries_taken == 1
 
 
+class _NoRetrying:
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("a tenacity retryer was built")
+
+
+@pytest.mark.parametrize("first", ["ok", "not retryable"])
+def test_a_call_that_needs_no_retry_builds_no_retryer(helpers, sleeps, monkeypatch, first):
+    # Building a tenacity.Retrying costs ~30 µs: only a retryable failure pays for it.
+    monkeypatch.setattr(steller._http.tenacity, "Retrying", _NoRetrying)
+    step = helpers.ok({"a": 1}) if first == "ok" else helpers.problem(400, "bad_request")
+    with helpers.sync_client(helpers.Script(step)) as client:
+        if first == "ok":
+            assert client.request("GET", "/a", cast_to=dict) == {"a": 1}
+        else:
+            with pytest.raises(BadRequestError):
+                client.request("GET", "/a")
+
+
 # -- async --------------------------------------------------------------------------------------
 
 
@@ -354,3 +372,9 @@ async def test_async_honours_retry_after_and_its_cap(helpers, sleeps):
     assert sleeps == [2.0]
     assert info.value.retry_after == 61.0
     assert info.value.retries_taken == 1
+
+
+async def test_async_call_that_succeeds_at_once_builds_no_retryer(helpers, sleeps, monkeypatch):
+    monkeypatch.setattr(steller._http.tenacity, "AsyncRetrying", _NoRetrying)
+    async with helpers.async_client(helpers.Script(helpers.ok({"a": 1}))) as client:
+        assert await client.request("GET", "/a", cast_to=dict) == {"a": 1}

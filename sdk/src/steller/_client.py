@@ -113,9 +113,11 @@ class Steller:
             version this SDK's models describe); ``None`` uses your account's pinned version.
         strict: refuse unknown response fields and enum values instead of tolerating them
             (:class:`~steller.APIResponseValidationError` names each): for contract tests.
-        http_client: your own ``httpx.Client`` (e.g. Starlette's ``TestClient``); the SDK
-            never closes it.
-        transport: an httpx transport for a client the SDK creates (``httpx.MockTransport``).
+        http_client: your own ``httpx.Client`` (your pool limits, proxies, event hooks); the
+            SDK never closes it.
+        transport: an httpx transport for a client the SDK creates: ``httpx.MockTransport``
+            in unit tests, or any sync ``httpx.BaseTransport`` (``httpx.ASGITransport`` is
+            async-only; use it with :class:`AsyncSteller` to test against an ASGI app).
 
     ::
 
@@ -349,7 +351,8 @@ class Steller:
 
 
 class AsyncSteller:
-    """The Steller partner API client (asyncio); same arguments as :class:`Steller`.
+    """The Steller partner API client (asyncio); same arguments as :class:`Steller`, with an
+    ``httpx.AsyncClient`` and an async transport.
 
     ::
 
@@ -357,6 +360,9 @@ class AsyncSteller:
             wallet = await client.wallet.get()
             async for order in client.orders.list(status="completed"):
                 ...
+
+    In tests, ``transport=httpx.ASGITransport(app=app)`` (with any ``base_url``) runs the
+    client against an ASGI app in-process.
     """
 
     def __init__(

@@ -683,9 +683,8 @@ class SyncAPIClient(_BaseAPIClient[httpx.Client]):
         return cast("SyncPage[T]", response) if raw else response.parse()
 
     def _send(self, call: _Call, parser: Callable[[httpx.Response], R]) -> APIResponse[R]:
-        retrying = tenacity.Retrying(sleep=_sleep, **self._retrying_kwargs(call))
         try:
-            response: httpx.Response = retrying(self._attempt, call)
+            response = self._attempts(call)
         except StellerError as exc:
             self._finish_error(call, exc)
             raise
@@ -698,6 +697,24 @@ class SyncAPIClient(_BaseAPIClient[httpx.Client]):
             retries_taken=call.attempts - 1,
             elapsed=elapsed,
         )
+
+    def _attempts(self, call: _Call) -> httpx.Response:
+        # Most calls succeed at once: the first attempt runs without building a
+        # tenacity.Retrying (~30 µs). A failure tenacity would retry becomes its attempt 1.
+        try:
+            return self._attempt(call)
+        except StellerError as exc:
+            if not self._should_retry(call, exc):
+                raise
+            failed = [exc]
+
+        def attempt() -> httpx.Response:
+            if failed:
+                raise failed.pop()
+            return self._attempt(call)
+
+        retrying = tenacity.Retrying(sleep=_sleep, **self._retrying_kwargs(call))
+        return retrying(attempt)
 
     def _attempt(self, call: _Call) -> httpx.Response:
         self._begin_attempt(call)
@@ -888,9 +905,8 @@ class AsyncAPIClient(_BaseAPIClient[httpx.AsyncClient]):
     async def _send(
         self, call: _Call, parser: Callable[[httpx.Response], R]
     ) -> AsyncAPIResponse[R]:
-        retrying = tenacity.AsyncRetrying(sleep=_async_sleep, **self._retrying_kwargs(call))
         try:
-            response: httpx.Response = await retrying(self._attempt, call)
+            response = await self._attempts(call)
         except StellerError as exc:
             self._finish_error(call, exc)
             raise
@@ -903,6 +919,23 @@ class AsyncAPIClient(_BaseAPIClient[httpx.AsyncClient]):
             retries_taken=call.attempts - 1,
             elapsed=elapsed,
         )
+
+    async def _attempts(self, call: _Call) -> httpx.Response:
+        # As in SyncAPIClient._attempts: tenacity only once a retryable failure happened.
+        try:
+            return await self._attempt(call)
+        except StellerError as exc:
+            if not self._should_retry(call, exc):
+                raise
+            failed = [exc]
+
+        async def attempt() -> httpx.Response:
+            if failed:
+                raise failed.pop()
+            return await self._attempt(call)
+
+        retrying = tenacity.AsyncRetrying(sleep=_async_sleep, **self._retrying_kwargs(call))
+        return await retrying(attempt)
 
     async def _attempt(self, call: _Call) -> httpx.Response:
         self._begin_attempt(call)

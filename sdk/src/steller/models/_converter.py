@@ -30,6 +30,10 @@ datamodel-code-generator) hold data only; this module decides how they meet JSON
 A strict converter (``make_converter(strict=True)``) is for contract tests and for users who
 would rather fail than guess: every error names its location through
 :func:`cattrs.transform_error` (``extra fields found (total) @ $.cards[0]``).
+
+Speed: a tolerant converter structures each model class (and ``list[Model]``) through a
+function written for that class by :mod:`._fastpath`, with the cattrs-generated function
+behind it for anything unusual, so results and errors are the same as cattrs' alone.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import datetime as dt
 import enum
 import functools
 import keyword
+import typing
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -48,27 +53,35 @@ from uuid import UUID
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_union_passthrough
 from cattrs.v import format_exception
+
+from . import _fastpath
 
 __all__ = ["make_converter", "register_enums", "structure_errors", "wire_name"]
 
 
 def make_converter(
-    *, strict: bool = False, enum_modules: Iterable[ModuleType] = ()
+    *, strict: bool = False, enum_modules: Iterable[ModuleType] = (), fast: bool = True
 ) -> cattrs.Converter:
     """A new converter with the Steller wire rules, tolerant (default) or ``strict``.
 
     ``enum_modules``: modules whose enum classes get :func:`register_enums` hooks, e.g. the
     generated models module. Create one converter per client and reuse it: hooks are built
-    lazily the first time each class is seen.
+    lazily the first time each class is seen. A tolerant converter structures model classes
+    through :mod:`._fastpath` (same results, cattrs' function behind it); ``fast=False`` leaves
+    cattrs alone, for tests that compare the two.
 
     >>> conv = make_converter()
     >>> conv.unstructure(Decimal("52.50"))
     '52.50'
     """
     conv = cattrs.Converter(forbid_extra_keys=strict)
+    # cattrs' own hooks, before any registration, so the fast path knows what it may inline.
+    plain = {t: conv.get_structure_hook(t) for t in (str, int, float, bool)}
+    optional = conv.get_structure_hook(_Probe | None)
 
     conv.register_structure_hook(Decimal, _decimal_in_strict if strict else _decimal_in)
     conv.register_unstructure_hook(Decimal, _decimal_out)
@@ -83,6 +96,7 @@ def make_converter(
     # Optional handling dispatches again on every value (a third of a catalog page's parse).
     decimal_in = _decimal_in_strict if strict else _decimal_in
     datetime_in = _datetime_in_strict if strict else _datetime_in
+    nullable_hooks: list[Callable[[Any, Any], Any]] = []
     for scalar, hook in (
         (str, _call_type),
         (int, _call_type),
@@ -92,12 +106,36 @@ def make_converter(
         (dt.datetime, datetime_in),
         (dt.date, _date_in),
     ):
-        conv.register_structure_hook(scalar | None, _nullable(hook, scalar))
+        nullable_hooks.append(_nullable(hook, scalar))
+        conv.register_structure_hook(scalar | None, nullable_hooks[-1])
     # ``list[str]`` (catalog categories…): what cattrs does, without its per-item bookkeeping.
     conv.register_structure_hook_func(_is_str_list, _str_list)
 
+    def inline(type_: Any, hook: Callable[[Any, Any], Any]) -> _fastpath.Inline:
+        """How the fast path may inline ``hook``, the converter's hook for ``type_``."""
+        if type_ in plain and hook is plain[type_]:
+            return "exact"
+        if type_ is Decimal and hook is _decimal_in:
+            return "decimal"
+        if type_ is dt.datetime and hook is _datetime_in:
+            return "datetime"
+        if isinstance(hook, _EnumHook) and hook.cls is type_ and not hook.strict:
+            return "enum"
+        if hook is _str_list and _is_str_list(type_):
+            return "str_list"
+        if _fastpath.optional_inner(type_) is not None and (
+            any(hook is h for h in nullable_hooks) or hook == optional
+        ):
+            return "optional"
+        return None
+
     presence = _Presence()
-    conv.register_structure_hook_factory(_is_model, lambda cl: _structure_fn(conv, presence, cl))
+    fast_inline = inline if fast and not strict else None
+    conv.register_structure_hook_factory(
+        _is_model, lambda cl: _structure_fn(conv, presence, cl, fast_inline)
+    )
+    if fast_inline is not None:
+        conv.register_structure_hook_factory(_is_model_list, lambda cl: _model_list_fn(conv, cl))
     conv.register_unstructure_hook_factory(
         _is_model, lambda cl: _unstructure_fn(conv, presence, cl)
     )
@@ -202,6 +240,34 @@ def _is_model(cl: Any) -> bool:
     return isinstance(cl, type) and (attrs.has(cl) or dataclasses.is_dataclass(cl))
 
 
+def _is_model_list(type_: Any) -> bool:
+    args = typing.get_args(type_)
+    return typing.get_origin(type_) is list and len(args) == 1 and _is_model(args[0])
+
+
+def _model_list_fn(conv: cattrs.Converter, type_: Any) -> Callable[[Any, Any], Any]:
+    """``list[Model]`` (a page's ``data``): a list comprehension over the model's hook, and
+    cattrs' own list function (which names the index of each bad item) when that fails."""
+    (item_type,) = typing.get_args(type_)
+    item_hook = conv.get_structure_hook(item_type)
+    slow = list_structure_factory(type_, conv)
+
+    def structure(data: Any, _: Any) -> Any:
+        if data.__class__ is list:  # an iterator could not be read again by the fallback
+            try:
+                return [item_hook(item, item_type) for item in data]
+            except Exception:  # noqa: S110 - cattrs' function reports the error
+                pass
+        return slow(data, type_)
+
+    return structure
+
+
+@dataclasses.dataclass
+class _Probe:
+    """A model class only used to ask a new converter for its hook of ``model | None``."""
+
+
 @attrs.frozen
 class _Field:
     name: str
@@ -273,8 +339,13 @@ class _Presence:
 
 
 def _structure_fn(
-    conv: cattrs.Converter, presence: _Presence, cl: type
+    conv: cattrs.Converter,
+    presence: _Presence,
+    cl: type,
+    inline: Callable[[Any, Callable[[Any, Any], Any]], _fastpath.Inline] | None,
 ) -> Callable[[Any, Any], Any]:
+    """cattrs' structure function for ``cl`` (plus presence tracking); with ``inline`` (tolerant
+    converters), the specialised function of :mod:`._fastpath` in front of it."""
     fields = _fields(cl)
     overrides: dict[str, Any] = {
         f.name: override(rename=f.wire) for f in fields if f.wire != f.name
@@ -284,18 +355,32 @@ def _structure_fn(
     )
     nullable = [(f.name, f.wire) for f in fields if f.default_is_none]
     defaulted = [(f.name, f.wire) for f in fields if f.default and not f.default_is_none]
-    if not nullable and not defaulted:
-        return base
+    slow = base
+    remember: Callable[[Any, Any], None] | None = None
+    if nullable or defaulted:
 
-    def structure(data: Any, type_: Any) -> Any:
-        instance = base(data, type_)
-        nulls = frozenset(n for n, w in nullable if w in data and data[w] is None)
-        absent = frozenset(n for n, w in defaulted if w not in data)
-        if nulls or absent:
-            presence.remember(instance, nulls, absent)
-        return instance
+        def remember(instance: Any, data: Any) -> None:
+            nulls = frozenset(n for n, w in nullable if w in data and data[w] is None)
+            absent = frozenset(n for n, w in defaulted if w not in data)
+            if nulls or absent:
+                presence.remember(instance, nulls, absent)
 
-    return structure
+        def slow(data: Any, type_: Any) -> Any:
+            instance = base(data, type_)
+            remember(instance, data)
+            return instance
+
+    if inline is None:
+        return slow
+    fast = _fastpath.build(
+        cl,
+        fields,
+        hook=conv.get_structure_hook,
+        inline=inline,
+        slow=slow,
+        remember=remember,
+    )
+    return slow if fast is None else fast
 
 
 def _unstructure_fn(
@@ -329,23 +414,34 @@ def _unstructure_fn(
 
 
 def _enum_hook(cls: type[enum.Enum], *, strict: bool) -> Callable[[Any, Any], Any]:
-    members: Mapping[Any, enum.Enum] = cls._value2member_map_
+    return _EnumHook(cls, strict=strict)
 
-    def structure(value: Any, _: Any) -> Any:
+
+class _EnumHook:
+    """The structure hook of one enum class: a member, or an unknown string kept as is (an
+    object, not a closure, so the fast path can tell it apart and inline the lookup)."""
+
+    __slots__ = ("cls", "members", "strict")
+
+    def __init__(self, cls: type[enum.Enum], *, strict: bool) -> None:
+        self.cls = cls
+        self.members: Mapping[Any, enum.Enum] = cls._value2member_map_
+        self.strict = strict
+
+    def __call__(self, value: Any, _: Any) -> Any:
         try:
-            return members[value]  # the common case, without Enum.__call__
+            return self.members[value]  # the common case, without Enum.__call__
         except (KeyError, TypeError):
             pass
+        cls = self.cls
         try:
             return cls(value)
         except ValueError:
-            if strict or not isinstance(value, str):
+            if self.strict or not isinstance(value, str):
                 allowed = ", ".join(repr(m.value) for m in cls)
                 msg = f"{value!r} is not a valid {cls.__name__} (expected one of {allowed})"
                 raise ValueError(msg) from None
             return value
-
-    return structure
 
 
 # -- scalars ------------------------------------------------------------------------------------
