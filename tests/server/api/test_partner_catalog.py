@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from decimal import Decimal
 from typing import Any
 
 import httpx
 from sqlalchemy import event
 
 from steller_server.db.engine import Database
+from steller_server.domain import catalog
 from tests.server.api.contract_check import assert_conforms
 from tests.server.api.partner_support import onboard, order_body
 
@@ -246,3 +249,100 @@ async def test_finance_key_cannot_read_the_catalog(
     assert response.status_code == 403
     assert_conforms(response, "getCatalog")
     assert response.json()["code"] == "insufficient_role"
+
+
+async def test_catalog_prices_follow_fx_and_discount_changes_at_once(
+    api: httpx.AsyncClient, factory: Any, partner_key: Any, database: Database, settings: Any
+) -> None:
+    """Catalog prices are memoised on every pricing input: a new rate or discount reprices the
+    next page, and the page always agrees with a quote (which is never memoised)."""
+    await factory.product(
+        "STEAM-DE",
+        face_currency="EUR",
+        cost_currency="EUR",
+        denomination_type="range",
+        min_face_minor=500,
+        max_face_minor=20000,
+        cost_min_minor=450,
+        cost_max_minor=18000,
+    )
+    await factory.rates("EUR", {"USD": "1.085"})
+    partner, _, headers = await onboard(factory, partner_key, approve={"STEAM-DE": "-5"})
+
+    async def catalog_and_quote() -> tuple[str, str]:
+        page = await api.get(CATALOG, headers=headers)
+        quote = await api.post(
+            "/api/orders/quote",
+            headers=headers,
+            json={"sku": "STEAM-DE", "faceValue": "5.00", "quantity": 1},
+        )
+        assert quote.status_code == 200, quote.text
+        return page.json()["data"][0]["unitPriceMin"], quote.json()["unitPrice"]
+
+    first = await catalog_and_quote()
+    assert first == ("5.70", "5.70")  # 5.00 EUR * 1.085 * 1.05
+
+    await factory.rates("EUR", {"USD": "1.2"})
+    assert await catalog_and_quote() == ("6.30", "6.30")
+
+    async with database.write() as conn:
+        await catalog.approve_products(
+            conn,
+            partner_id=partner.id,
+            actor="admin:usr_test",
+            items=[catalog.ApprovalItem(sku="STEAM-DE", discount_percent=Decimal("-10"))],
+            order_fee=settings.order_fee,
+        )
+    assert await catalog_and_quote() == ("6.60", "6.60")
+
+
+async def test_a_repeated_page_is_served_from_the_process_cache_until_a_catalog_write(
+    api: httpx.AsyncClient, factory: Any, partner_key: Any, database: Database
+) -> None:
+    await factory.product("LISTED")
+    _, _, headers = await onboard(factory, partner_key, approve={"LISTED": "0"})
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        first = await api.get(CATALOG, headers=headers)
+        again = await api.get(CATALOG, headers=headers)
+        assert len([s for s in statements if "partner_products" in s]) == 1
+        await factory.product("LISTED", stock=0)  # a write in this process: the next page is new
+        after = await api.get(CATALOG, headers=headers)
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+
+    assert first.content == again.content
+    assert first.json()["data"][0]["inStock"] is True
+    assert after.json()["data"][0]["inStock"] is False
+    assert_conforms(after, "getCatalog")
+
+
+async def test_concurrent_misses_of_one_page_share_one_read(
+    api: httpx.AsyncClient, factory: Any, partner_key: Any, database: Database
+) -> None:
+    await factory.product("LISTED")
+    _, _, headers = await onboard(factory, partner_key, approve={"LISTED": "0"})
+    await api.get("/api/partner/me", headers=headers)  # first use of the key writes last_used_at
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        pages = await asyncio.gather(*[api.get(CATALOG, headers=headers) for _ in range(8)])
+        bad = await asyncio.gather(
+            *[api.get(CATALOG, headers=headers, params={"cursor": "x"}) for _ in range(3)]
+        )
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+
+    assert {p.status_code for p in pages} == {200}
+    assert len({p.content for p in pages}) == 1
+    assert len([s for s in statements if "partner_products" in s]) == 1
+    assert {r.status_code for r in bad} == {400}

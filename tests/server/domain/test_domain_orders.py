@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from steller_server.db.engine import Database
 from steller_server.db.tables import events, jobs, ledger_entries, order_cards, orders, wallets
-from steller_server.domain import jobs as job_ops
 from steller_server.domain import ledger
 from steller_server.domain import orders as order_ops
 from steller_server.domain.crypto import Cipher
@@ -142,6 +141,30 @@ async def test_same_reference_same_body_returns_the_order_without_a_second_debit
     assert (await _counts(database))["orders"] == 1
 
 
+async def test_a_replay_is_answered_even_when_the_order_could_no_longer_be_placed(
+    database: Database, factory: Any
+) -> None:
+    await factory.product()
+    partner, wallet = await factory.partner(balance="60.00", approve={"AMAZON-US-50": "-5"})
+    first, _ = await _place(database, partner, "ref-then")
+    # Since then: the wallet cannot pay for another, and the product was withdrawn.
+    assert await _balance(database, wallet.id) == 750
+    again, created = await _place(database, partner, "ref-then")
+    assert (again.id, created) == (first.id, False)
+    await factory.product(available=False)
+
+    again, created = await _place(database, partner, "ref-then")
+
+    assert (again.id, created) == (first.id, False)
+    with pytest.raises(ReferenceConflict):
+        await _place(database, partner, "ref-then", quantity=2)
+    with pytest.raises(ProductNotAvailable):
+        await _place(database, partner, "ref-new")
+    assert await _balance(database, wallet.id) == 750
+    assert (await _counts(database))["orders"] == 1
+    await _assert_ledger_matches(database, wallet.id)
+
+
 async def test_same_reference_different_body_is_a_conflict(
     database: Database, factory: Any
 ) -> None:
@@ -187,10 +210,13 @@ async def test_failure_after_the_debit_rolls_everything_back(
     partner, wallet = await factory.partner(balance="500.00", approve={"AMAZON-US-50": "-5"})
     before = await _counts(database)
 
-    async def exploding_enqueue(*args: Any, **kwargs: Any) -> int:
+    real_debit = ledger.debit
+
+    async def debit_then_crash(*args: Any, **kwargs: Any) -> Any:
+        await real_debit(*args, **kwargs)
         raise RuntimeError("crash after the debit")
 
-    monkeypatch.setattr(job_ops, "enqueue", exploding_enqueue)
+    monkeypatch.setattr(ledger, "debit", debit_then_crash)
     with pytest.raises(RuntimeError, match="crash after the debit"):
         await _place(database, partner)
 

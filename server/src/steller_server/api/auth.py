@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from starlette.requests import Request
 
 from steller_server.api.problems import ProblemError
 from steller_server.api.state import AppState
+from steller_server.db.engine import Database
 from steller_server.domain import admins, keys
 from steller_server.domain.keys import Capability
 from steller_server.domain.models import ApiKey, Partner
@@ -59,6 +61,22 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+_auth_caches: WeakKeyDictionary[Database, keys.AuthCache] = WeakKeyDictionary()
+
+
+def auth_cache(db: Database) -> keys.AuthCache:
+    """The process's key/partner cache for ``db`` (created and wired to its engine on first use).
+
+    Bound on staleness: see :class:`~steller_server.domain.keys.AuthCache` (writes in this
+    process apply at once; other processes' writes within ``AUTH_CACHE_TTL_SECONDS``).
+    """
+    cache = _auth_caches.get(db)
+    if cache is None:
+        cache = _auth_caches[db] = keys.AuthCache()
+        cache.watch(db.engine.sync_engine)
+    return cache
+
+
 async def resolve_partner(
     request: Request, state: AppState, capability: Capability | None
 ) -> PartnerPrincipal:
@@ -66,14 +84,19 @@ async def resolve_partner(
     if not raw:
         raise ProblemError("unauthenticated", "Send your API key in the x-api-key header")
     now = state.clock()
-    async with state.db.read() as conn:
-        found = await keys.authenticate(
-            conn, raw_key=raw.strip(), secret_key=state.settings.effective_secret_key, now=now
-        )
-    if found is None:
+    cache = auth_cache(state.db)
+    result = await keys.authenticate_cached(
+        state.db,
+        cache,
+        raw_key=raw.strip(),
+        secret_key=state.settings.effective_secret_key,
+        now=now,
+    )
+    if result is None:
         raise ProblemError(
             "invalid_api_key", "The API key is not valid (unknown, revoked or expired)"
         )
+    found, key_hash = result
     if found.partner.status != "active":
         raise ProblemError("partner_suspended", "This partner account is suspended")
     if not keys.ip_allowed(found.key, _client_ip(request)):
@@ -86,6 +109,7 @@ async def resolve_partner(
     if found.key.last_used_at is None or now - found.key.last_used_at > keys.TOUCH_INTERVAL:
         async with state.db.write() as conn:
             await keys.touch_key(conn, key_id=found.key.id, now=now)
+        cache.touched(key_hash, now)
     return PartnerPrincipal(found.partner, found.key)
 
 

@@ -8,14 +8,16 @@ Unknown, revoked and expired keys all authenticate to ``None`` (the API answers 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from steller_server.db.engine import NEUTRAL_WRITE, Database, WatchedCache
 from steller_server.db.tables import api_keys, partners
 from steller_server.domain.clock import utcnow
 from steller_server.domain.crypto import generate_api_key, hash_api_key
@@ -24,15 +26,19 @@ from steller_server.domain.ids import new_id
 from steller_server.domain.models import ApiKey, Partner
 
 __all__ = [
+    "AUTH_CACHE_TTL_SECONDS",
     "ROLES",
+    "AuthCache",
     "Authenticated",
     "Capability",
     "CreatedKey",
     "authenticate",
+    "authenticate_cached",
     "create_key",
     "get_key",
     "ip_allowed",
     "list_keys",
+    "lookup",
     "revoke_all",
     "revoke_key",
     "role_allows",
@@ -294,36 +300,119 @@ async def revoke_all(conn: AsyncConnection, *, partner_id: str, now: datetime | 
     return int(result.rowcount)
 
 
+def _partner_column_label(name: str) -> str:
+    return f"partner__{name}"
+
+
+_PARTNER_FIELDS = tuple(f.name for f in fields(Partner))
+_KEY_FIELDS = tuple(f.name for f in fields(ApiKey))
+# Key and partner in ONE statement, built once (building and cache-keying a SELECT costs more
+# than running this one): partner columns are labelled so that ``id``/``created_at`` don't clash.
+_AUTHENTICATE = (
+    select(
+        *(api_keys.c[name] for name in _KEY_FIELDS),
+        *(partners.c[name].label(_partner_column_label(name)) for name in _PARTNER_FIELDS),
+    )
+    .select_from(api_keys.join(partners, partners.c.id == api_keys.c.partner_id))
+    .where(api_keys.c.key_hash == bindparam("key_hash"))
+)
+
+
 async def authenticate(
     conn: AsyncConnection, *, raw_key: str, secret_key: str, now: datetime | None = None
 ) -> Authenticated | None:
     """The partner and key behind ``raw_key``; None when unknown, revoked or expired.
 
     Does not check partner status, role or IP: the caller answers those with distinct problems.
+    One statement (``api_keys JOIN partners``), so it may run outside an explicit transaction.
     """
     if not raw_key.startswith(("stlr_test_", "stlr_live_")) or len(raw_key) > 200:
         return None
-    now = now or utcnow()
-    row = (
-        (
-            await conn.execute(
-                select(api_keys).where(api_keys.c.key_hash == hash_api_key(raw_key, secret_key))
-            )
-        )
-        .mappings()
-        .one_or_none()
-    )
+    found = await lookup(conn, key_hash=hash_api_key(raw_key, secret_key))
+    if found is None or found.key.status_at(now or utcnow()) in ("revoked", "expired"):
+        return None
+    return found
+
+
+async def lookup(conn: AsyncConnection, *, key_hash: str) -> Authenticated | None:
+    """The key with this hash and its partner, whatever the key's status (None when unknown)."""
+    row = (await conn.execute(_AUTHENTICATE, {"key_hash": key_hash})).mappings().one_or_none()
     if row is None:
         return None
-    key = ApiKey.from_row(row)
-    if key.status_at(now) in ("revoked", "expired"):
-        return None
-    partner_row = (
-        (await conn.execute(select(partners).where(partners.c.id == key.partner_id)))
-        .mappings()
-        .one()
+    return Authenticated(
+        partner=Partner(**{name: row[_partner_column_label(name)] for name in _PARTNER_FIELDS}),
+        key=ApiKey(**{name: row[name] for name in _KEY_FIELDS}),
     )
-    return Authenticated(partner=Partner.from_row(partner_row), key=key)
+
+
+#: How long one process keeps serving a key/partner it looked up (see :class:`AuthCache`).
+AUTH_CACHE_TTL_SECONDS = 5.0
+
+
+class AuthCache(WatchedCache[str, Authenticated]):
+    """Per-process memo of :func:`lookup` by key hash, kept ``ttl`` seconds (monotonic clock).
+
+    Authentication runs on every partner request; without this it is a round trip (plus, before,
+    a transaction) per request. What is cached is the key and partner rows, not a verdict: the
+    key's revocation/expiry is judged on every request against the request's clock, and partner
+    status, role and IP allowlist are checked by the caller on every request.
+
+    Staleness bound (:class:`~steller_server.db.engine.WatchedCache`): a revocation, rotation,
+    suspension, role or limit change made by THIS process (any write naming ``api_keys`` or
+    ``partners``) applies to the next request; one made by ANOTHER process (another ``serve``
+    worker, the CLI, a worker process) applies here at most :data:`AUTH_CACHE_TTL_SECONDS`
+    (5 s) later: for that long a revoked key or a suspended partner may still be served by this
+    process. ``last_used_at`` touches are neutral (:data:`NEUTRAL_WRITE`) and recorded in the
+    entry by :meth:`touched`.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl: float = AUTH_CACHE_TTL_SECONDS,
+        max_entries: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            ("api_keys", "partners"), ttl=ttl, max_entries=max_entries, monotonic=monotonic
+        )
+
+    def touched(self, key_hash: str, when: datetime) -> None:
+        """This process recorded ``last_used_at``: keep the entry from touching it again."""
+        found = self.get(key_hash)
+        if found is not None:
+            self.replace(
+                key_hash,
+                Authenticated(partner=found.partner, key=replace(found.key, last_used_at=when)),
+            )
+
+
+async def authenticate_cached(
+    db: Database,
+    cache: AuthCache,
+    *,
+    raw_key: str,
+    secret_key: str,
+    now: datetime,
+) -> tuple[Authenticated, str] | None:
+    """:func:`authenticate` through ``cache``; also returns the key hash (for :meth:`touched`).
+
+    A miss is ONE statement outside an explicit transaction (:meth:`Database.statement`).
+    """
+    if not raw_key.startswith(("stlr_test_", "stlr_live_")) or len(raw_key) > 200:
+        return None
+    key_hash = hash_api_key(raw_key, secret_key)
+    found = cache.get(key_hash)
+    if found is None:
+        generation = cache.generation
+        async with db.statement() as conn:
+            found = await lookup(conn, key_hash=key_hash)
+        if found is None:
+            return None
+        cache.put(key_hash, found, generation=generation)
+    if found.key.status_at(now) in ("revoked", "expired"):
+        return None
+    return found, key_hash
 
 
 async def touch_key(conn: AsyncConnection, *, key_id: str, now: datetime | None = None) -> bool:
@@ -336,5 +425,7 @@ async def touch_key(conn: AsyncConnection, *, key_id: str, now: datetime | None 
             or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < now - TOUCH_INTERVAL),
         )
         .values(last_used_at=now)
+        # last_used_at decides nothing but when to touch again (AuthCache.touched handles that).
+        .execution_options(**{NEUTRAL_WRITE: True})
     )
     return result.rowcount == 1

@@ -6,7 +6,9 @@
 
 No read-modify-write: the database checks and changes the balance atomically, so concurrent
 debits can never overdraw (a refused debit raises :class:`InsufficientFunds`). The ledger row
-records before/after and copies the wallet ``version`` into ``wallet_seq``. Both run in the
+records before/after and copies the wallet ``version`` into ``wallet_seq``. On PostgreSQL both are
+ONE statement (``WITH moved AS (UPDATE … RETURNING …) INSERT INTO ledger_entries SELECT … FROM
+moved``), which holds the wallet row lock for less time; on SQLite they are two. Both run in the
 caller's transaction (``conn``), so they commit or vanish together with whatever else the caller
 writes. ``entry_key`` is UNIQUE: posting the same fact twice (``refund:{order}:{kind}``) fails
 with :class:`InvalidState` and dooms the transaction. The table is append-only (database
@@ -18,8 +20,10 @@ Invariant: ``wallets.balance_minor == SUM(ledger_entries.amount_minor)`` per wal
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import BigInteger, Insert, Update, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -51,53 +55,208 @@ async def post(
     if delta_minor == 0:
         raise ValidationFailed("amount must not be zero")
     now = now or utcnow()
-    stmt = (
-        update(wallets)
-        .where(wallets.c.id == wallet_id)
-        .values(
-            balance_minor=wallets.c.balance_minor + delta_minor,
-            version=wallets.c.version + 1,
-            updated_at=now,
-        )
-        .returning(
-            wallets.c.balance_minor, wallets.c.version, wallets.c.partner_id, wallets.c.currency
-        )
-    )
-    if delta_minor < 0:
-        stmt = stmt.where(wallets.c.balance_minor + delta_minor >= 0)
-    row = (await conn.execute(stmt)).one_or_none()
-    if row is None:
+    entry_id = new_id("txn")
+    description = description[:500]
+    try:
+        if conn.dialect.name == "postgresql":
+            moved = await _post_one_statement(
+                conn,
+                entry_id=entry_id,
+                entry_type=entry_type,
+                wallet_id=wallet_id,
+                delta_minor=delta_minor,
+                description=description,
+                actor=actor,
+                order_id=order_id,
+                entry_key=entry_key,
+                request_id=request_id,
+                now=now,
+            )
+        else:
+            moved = await _post_two_statements(
+                conn,
+                entry_id=entry_id,
+                entry_type=entry_type,
+                wallet_id=wallet_id,
+                delta_minor=delta_minor,
+                description=description,
+                actor=actor,
+                order_id=order_id,
+                entry_key=entry_key,
+                request_id=request_id,
+                now=now,
+            )
+    except IntegrityError as exc:
+        if entry_key is not None and await _entry_key_taken(conn, entry_key, exc):
+            raise InvalidState(f"ledger entry {entry_key!r} was already posted") from exc
+        raise
+    if moved is None:
         exists = await conn.scalar(select(wallets.c.currency).where(wallets.c.id == wallet_id))
         if exists is None:
             raise NotFound("wallet not found")
         raise InsufficientFunds(
             f"wallet balance is below {money.format_amount(-delta_minor, exists)} {exists}"
         )
-    entry = {
-        "id": new_id("txn"),
-        "wallet_id": wallet_id,
-        "wallet_seq": row.version,
-        "partner_id": row.partner_id,
-        "type": entry_type,
-        "amount_minor": delta_minor,
-        "currency": row.currency,
-        "balance_before_minor": row.balance_minor - delta_minor,
-        "balance_after_minor": row.balance_minor,
-        "description": description[:500],
-        "order_id": order_id,
-        "actor": actor,
-        "entry_key": entry_key,
-        "request_id": request_id,
-        "created_at": now,
+    seq, partner_id, currency, balance_after = moved
+    entry = LedgerEntry(
+        id=entry_id,
+        wallet_id=wallet_id,
+        wallet_seq=seq,
+        partner_id=partner_id,
+        type=entry_type,
+        amount_minor=delta_minor,
+        currency=currency,
+        balance_before_minor=balance_after - delta_minor,
+        balance_after_minor=balance_after,
+        description=description,
+        order_id=order_id,
+        actor=actor,
+        entry_key=entry_key,
+        request_id=request_id,
+        created_at=now,
+    )
+    metrics.ledger_posted(conn, entry_type, currency, delta_minor)  # counted on commit
+    return entry
+
+
+#: (wallet_seq, partner_id, currency, balance_after_minor) of a posted entry.
+_Moved = tuple[int, str, str, int]
+
+
+def _wallet_update(*, guarded: bool) -> Update:
+    delta = bindparam("delta", type_=BigInteger)
+    stmt = (
+        update(wallets)
+        .where(wallets.c.id == bindparam("wallet_id", type_=wallets.c.id.type))
+        .values(
+            balance_minor=wallets.c.balance_minor + delta,
+            version=wallets.c.version + 1,
+            updated_at=bindparam("now", type_=wallets.c.updated_at.type),
+        )
+        .returning(
+            wallets.c.balance_minor, wallets.c.version, wallets.c.partner_id, wallets.c.currency
+        )
+    )
+    # A debit may not overdraw; a credit is never refused (the table's CHECK still holds).
+    return stmt.where(wallets.c.balance_minor + delta >= 0) if guarded else stmt
+
+
+_ENTRY_PARAMS = ("id", "type", "description", "order_id", "actor", "entry_key", "request_id")
+
+
+@lru_cache(maxsize=2)
+def _one_statement(*, guarded: bool) -> Insert:
+    """PostgreSQL: the guarded wallet UPDATE and the ledger INSERT as ONE statement (a
+    data-modifying CTE). The wallet row lock is then held from this statement to COMMIT only,
+    and the ledger row takes ``wallet_seq`` and balances from the UPDATE's own RETURNING row."""
+    moved = _wallet_update(guarded=guarded).cte("moved")
+    delta = bindparam("delta", type_=BigInteger)
+
+    def param(name: str) -> Any:
+        return bindparam(f"e_{name}", type_=ledger_entries.c[name].type)
+
+    columns = {
+        "id": param("id"),
+        "wallet_id": bindparam("wallet_id", type_=wallets.c.id.type),
+        "wallet_seq": moved.c.version,
+        "partner_id": moved.c.partner_id,
+        "type": param("type"),
+        "amount_minor": delta,
+        "currency": moved.c.currency,
+        "balance_before_minor": moved.c.balance_minor - delta,
+        "balance_after_minor": moved.c.balance_minor,
+        "description": param("description"),
+        "order_id": param("order_id"),
+        "actor": param("actor"),
+        "entry_key": param("entry_key"),
+        "request_id": param("request_id"),
+        "created_at": bindparam("now", type_=ledger_entries.c.created_at.type),
     }
-    try:
-        await conn.execute(insert(ledger_entries).values(**entry))
-    except IntegrityError as exc:
-        if entry_key is not None and await _entry_key_taken(conn, entry_key, exc):
-            raise InvalidState(f"ledger entry {entry_key!r} was already posted") from exc
-        raise
-    metrics.ledger_posted(conn, entry_type, row.currency, delta_minor)  # counted on commit
-    return LedgerEntry(**entry)
+    return (
+        insert(ledger_entries)
+        .from_select(list(columns), select(*columns.values()).select_from(moved))
+        .returning(
+            ledger_entries.c.wallet_seq,
+            ledger_entries.c.partner_id,
+            ledger_entries.c.currency,
+            ledger_entries.c.balance_after_minor,
+        )
+    )
+
+
+async def _post_one_statement(
+    conn: AsyncConnection,
+    *,
+    entry_id: str,
+    entry_type: str,
+    wallet_id: str,
+    delta_minor: int,
+    description: str,
+    actor: str,
+    order_id: str | None,
+    entry_key: str | None,
+    request_id: str | None,
+    now: datetime,
+) -> _Moved | None:
+    values = {
+        "wallet_id": wallet_id,
+        "delta": delta_minor,
+        "now": now,
+        "e_id": entry_id,
+        "e_type": entry_type,
+        "e_description": description,
+        "e_order_id": order_id,
+        "e_actor": actor,
+        "e_entry_key": entry_key,
+        "e_request_id": request_id,
+    }
+    row = (await conn.execute(_one_statement(guarded=delta_minor < 0), values)).one_or_none()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+async def _post_two_statements(
+    conn: AsyncConnection,
+    *,
+    entry_id: str,
+    entry_type: str,
+    wallet_id: str,
+    delta_minor: int,
+    description: str,
+    actor: str,
+    order_id: str | None,
+    entry_key: str | None,
+    request_id: str | None,
+    now: datetime,
+) -> _Moved | None:
+    """SQLite (no data-modifying CTEs): the guarded UPDATE, then the INSERT."""
+    row = (
+        await conn.execute(
+            _wallet_update(guarded=delta_minor < 0),
+            {"wallet_id": wallet_id, "delta": delta_minor, "now": now},
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    await conn.execute(
+        insert(ledger_entries).values(
+            id=entry_id,
+            wallet_id=wallet_id,
+            wallet_seq=row.version,
+            partner_id=row.partner_id,
+            type=entry_type,
+            amount_minor=delta_minor,
+            currency=row.currency,
+            balance_before_minor=row.balance_minor - delta_minor,
+            balance_after_minor=row.balance_minor,
+            description=description,
+            order_id=order_id,
+            actor=actor,
+            entry_key=entry_key,
+            request_id=request_id,
+            created_at=now,
+        )
+    )
+    return row.version, row.partner_id, row.currency, row.balance_minor
 
 
 async def _entry_key_taken(conn: AsyncConnection, entry_key: str, exc: IntegrityError) -> bool:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,11 +37,12 @@ from steller_server.db.tables import (
     products,
     wallets,
 )
-from steller_server.domain import audit, events, jobs, ledger, money, pricing
+from steller_server.domain import audit, events, jobs, ledger, money, pricing, usage_rollup
 from steller_server.domain.audit import canonical_json
 from steller_server.domain.clock import utcnow
 from steller_server.domain.crypto import Cipher
 from steller_server.domain.errors import (
+    DomainError,
     InvalidState,
     NotFound,
     PartnerSuspended,
@@ -227,42 +228,43 @@ def _replay(existing: Order, request_hash: str) -> tuple[Order, bool]:
     return existing, False
 
 
+_PRODUCT_FIELDS = tuple(f.name for f in fields(Product))
+_WALLET_FIELDS = tuple(f.name for f in fields(Wallet))
+# The wallet, the product and the partner's approval in ONE statement, built once: the wallet
+# row always comes back (None: no wallet), product and approval columns are NULL when unknown.
+_CONTEXT = (
+    select(
+        *(wallets.c[name].label(f"w_{name}") for name in _WALLET_FIELDS),
+        *(products.c[name] for name in _PRODUCT_FIELDS),
+        partner_products.c.discount_percent,
+        partner_products.c.approved_by,
+        partner_products.c.approved_at,
+    )
+    .select_from(
+        wallets.outerjoin(products, products.c.sku == bindparam("sku")).outerjoin(
+            partner_products,
+            (partner_products.c.sku == products.c.sku)
+            & (partner_products.c.partner_id == wallets.c.partner_id),
+        )
+    )
+    .where(wallets.c.partner_id == bindparam("partner_id"))
+)
+
+
 async def _pricing_context(
     conn: AsyncConnection, *, partner: Partner, sku: str
 ) -> tuple[Product | None, Approval | None, Wallet]:
     row = (
-        (
-            await conn.execute(
-                select(
-                    products,
-                    partner_products.c.discount_percent,
-                    partner_products.c.approved_by,
-                    partner_products.c.approved_at,
-                )
-                .select_from(
-                    products.outerjoin(
-                        partner_products,
-                        (partner_products.c.sku == products.c.sku)
-                        & (partner_products.c.partner_id == partner.id),
-                    )
-                )
-                .where(products.c.sku == sku)
-            )
-        )
+        (await conn.execute(_CONTEXT, {"sku": sku, "partner_id": partner.id}))
         .mappings()
         .one_or_none()
     )
-    wallet_row = (
-        (await conn.execute(select(wallets).where(wallets.c.partner_id == partner.id)))
-        .mappings()
-        .one_or_none()
-    )
-    if wallet_row is None:
-        raise NotFound("wallet not found")
-    wallet = Wallet.from_row(wallet_row)
     if row is None:
+        raise NotFound("wallet not found")
+    wallet = Wallet(**{name: row[f"w_{name}"] for name in _WALLET_FIELDS})
+    if row["sku"] is None:
         return None, None, wallet
-    product = Product.from_row(row)
+    product = Product(**{name: row[name] for name in _PRODUCT_FIELDS})
     approval = None
     if row["discount_percent"] is not None:
         approval = Approval(
@@ -344,6 +346,22 @@ async def quote(
     return Quote(price=result, wallet_balance_minor=wallet.balance_minor, quoted_at=now or utcnow())
 
 
+_INSERT_ORDER: dict[str, Any] = {}
+
+
+def _insert_order(conn: AsyncConnection) -> Any:
+    """``INSERT INTO orders … ON CONFLICT (partner_id, reference_id) DO NOTHING RETURNING id``,
+    built once per dialect (values are passed as parameters: building and cache-keying a new
+    28-value INSERT per order cost more CPU than running it)."""
+    dialect = conn.dialect.name
+    stmt = _INSERT_ORDER.get(dialect)
+    if stmt is None:
+        stmt = _INSERT_ORDER[dialect] = insert_ignore(
+            conn, orders, ["partner_id", "reference_id"]
+        ).returning(orders.c.id)
+    return stmt
+
+
 async def place_order(
     db: Database,
     *,
@@ -362,32 +380,45 @@ async def place_order(
 ) -> tuple[Order, bool]:
     """Accept an order: ``(order, True)`` when created, ``(existing, False)`` for a replay.
 
-    One write transaction: replay check on ``referenceId`` (same ``request_hash`` returns the
-    existing order, a different one raises :class:`ReferenceConflict`), price, expectedTotal check,
-    order row (``processing``), guarded debit + ledger row, fulfilment job, low-balance event.
-    Any error (``InsufficientFunds``, ``PriceBelowCost``…) rolls everything back: nothing written.
+    One write transaction: price (wallet, product and approval in one statement),
+    expectedTotal check, order row (``processing``, ``INSERT … ON CONFLICT DO NOTHING`` on
+    ``(partner_id, referenceId)``), fulfilment job, then the guarded debit + ledger row (one
+    statement on PostgreSQL, so the wallet row stays locked only from there to COMMIT), and the
+    low-balance event. Any error (``InsufficientFunds``, ``PriceBelowCost``…) rolls everything
+    back: nothing written.
+
+    Replays: a ``referenceId`` already used answers the existing order when ``request_hash`` is
+    the same and raises :class:`ReferenceConflict` otherwise, whatever the product, price or
+    wallet balance are now. The normal path does not look the reference up first: the
+    ``ON CONFLICT`` insert detects a replay before any money moves, and when pricing refuses the
+    order (e.g. the product became unavailable since) the reference is looked up before that
+    error is raised, so a replay is never answered with a pricing error.
     """
     if not partner.is_active:
         raise PartnerSuspended("partner is suspended")
     now = now or utcnow()
     try:
         async with db.write() as conn:
-            existing = await _find_by_reference(conn, partner.id, reference_id)
-            if existing is not None:
-                return _replay(existing, request_hash)
             product, approval, wallet = await _pricing_context(conn, partner=partner, sku=sku)
             fx = await _fx_for(conn, product, wallet.currency, fee_currency)
-            result = pricing.price(
-                product=product,
-                approval=approval,
-                face_value=face_value,
-                quantity=quantity,
-                wallet_currency=wallet.currency,
-                fx=fx,
-                order_fee=order_fee,
-                fee_currency=fee_currency,
-            )
-            pricing.check_expected_total(result, expected_total)
+            try:
+                result = pricing.price(
+                    product=product,
+                    approval=approval,
+                    face_value=face_value,
+                    quantity=quantity,
+                    wallet_currency=wallet.currency,
+                    fx=fx,
+                    order_fee=order_fee,
+                    fee_currency=fee_currency,
+                )
+                pricing.check_expected_total(result, expected_total)
+            except DomainError:
+                # A replay answers the order it replays, never today's pricing verdict.
+                existing = await _find_by_reference(conn, partner.id, reference_id)
+                if existing is not None:
+                    return _replay(existing, request_hash)
+                raise
             if product is None:  # pragma: no cover - price() already refused it
                 raise ProductNotAvailable("this product is not available to you")
             row: dict[str, Any] = {
@@ -420,19 +451,23 @@ async def place_order(
                 "updated_at": now,
                 "completed_at": None,
             }
-            inserted = (
-                await conn.execute(
-                    insert_ignore(conn, orders, ["partner_id", "reference_id"])
-                    .values(**row)
-                    .returning(orders.c.id)
-                )
-            ).first()
+            inserted = (await conn.execute(_insert_order(conn), row)).first()
             if inserted is None:
                 # A concurrent request with the same referenceId committed first.
                 raced = await _find_by_reference(conn, partner.id, reference_id)
                 if raced is None:  # pragma: no cover - the conflicting row is committed
                     raise ReferenceConflict("referenceId is being used by another request")
                 return _replay(raced, request_hash)
+            # The job first: the debit takes the wallet row lock, held until COMMIT.
+            await jobs.enqueue(
+                conn,
+                kind=jobs.FULFILMENT,
+                payload={"orderId": row["id"]},
+                dedupe_key=f"fulfilment:{row['id']}",
+                request_id=request_id,
+                now=now,
+                max_attempts=1000,
+            )
             face = money.format_amount(result.face_value_minor, result.face_currency)
             entry = await ledger.debit(
                 conn,
@@ -445,15 +480,6 @@ async def place_order(
                 request_id=request_id,
                 now=now,
             )
-            await jobs.enqueue(
-                conn,
-                kind=jobs.FULFILMENT,
-                payload={"orderId": row["id"]},
-                dedupe_key=f"fulfilment:{row['id']}",
-                request_id=request_id,
-                now=now,
-                max_attempts=1000,
-            )
             if entry.balance_after_minor < partner.low_balance_threshold_minor:
                 await note_balance_change(
                     conn,
@@ -464,6 +490,7 @@ async def place_order(
                     request_id=request_id,
                     now=now,
                 )
+            await usage_rollup.record_accepted(conn, row)
             return Order.from_row(row), True
     except IntegrityError:
         # Last line of defence for races the ON CONFLICT above cannot see.
@@ -575,6 +602,7 @@ async def _finish(
             request_id=request_id,
             now=now,
         )
+    await usage_rollup.record_finished(conn, before=order, after=fresh)
     return fresh
 
 
@@ -843,6 +871,7 @@ async def refund_remaining(
             request_id=request_id,
             now=now,
         )
+        await usage_rollup.record_refund(conn, order=fresh, amount_minor=remaining)
         return fresh
 
 

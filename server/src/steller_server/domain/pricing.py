@@ -69,6 +69,15 @@ class FxTable:
 
     def __init__(self, rates: Mapping[tuple[str, str], Decimal] | None = None) -> None:
         self._rates: dict[tuple[str, str], Decimal] = dict(rates or {})
+        self._fingerprint: frozenset[tuple[tuple[str, str], Decimal]] | None = None
+
+    @property
+    def fingerprint(self) -> frozenset[tuple[tuple[str, str], Decimal]]:
+        """Hashable value of the table: two tables with equal fingerprints price alike (a key
+        for memoising prices)."""
+        if self._fingerprint is None:
+            self._fingerprint = frozenset(self._rates.items())
+        return self._fingerprint
 
     @classmethod
     async def load(cls, conn: AsyncConnection) -> FxTable:

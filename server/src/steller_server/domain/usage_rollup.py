@@ -56,20 +56,33 @@ def _day(created_at: datetime) -> date:
     return created_at.astimezone(UTC).date()
 
 
-async def _add(conn: AsyncConnection, deltas: list[dict[str, Any]]) -> None:
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    ordered = sorted(deltas, key=lambda d: tuple(str(d[k]) for k in _KEY))
-    stmt = module.insert(rollup).values(ordered)
-    await conn.execute(
-        stmt.on_conflict_do_update(
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """One statement object per dialect, executed with bound rows: SQLAlchemy caches its
+    compilation (a ``values([...])`` statement embeds its rows and is compiled on every call)."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        module = postgresql if dialect == "postgresql" else sqlite
+        ins = module.insert(rollup)
+        stmt = ins.on_conflict_do_update(
             index_elements=list(_KEY),
             set_={
-                "order_count": rollup.c.order_count + stmt.excluded.order_count,
-                "total_minor": rollup.c.total_minor + stmt.excluded.total_minor,
-                "refunded_minor": rollup.c.refunded_minor + stmt.excluded.refunded_minor,
+                "order_count": rollup.c.order_count + ins.excluded.order_count,
+                "total_minor": rollup.c.total_minor + ins.excluded.total_minor,
+                "refunded_minor": rollup.c.refunded_minor + ins.excluded.refunded_minor,
             },
         )
-    )
+        _UPSERTS[dialect] = stmt
+    return stmt
+
+
+async def _add(conn: AsyncConnection, deltas: list[dict[str, Any]]) -> None:
+    # Rows in key order, applied in that order (executemany keeps it): no lock-order cycle.
+    ordered = sorted(deltas, key=lambda d: tuple(str(d[k]) for k in _KEY))
+    stmt = _upsert(conn.dialect.name)
+    await conn.execute(stmt, ordered[0] if len(ordered) == 1 else ordered)
 
 
 def _delta(

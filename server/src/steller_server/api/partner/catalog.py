@@ -2,8 +2,9 @@
 
 Only the products an admin approved for the caller, at its prices in its wallet currency (the one
 price function), filtered by face currency, country, brand (contains, case-insensitive),
-category and SKU, paged by SKU. One read transaction per page: the page query, plus the FX table
-only when the page needs a conversion (see :mod:`steller_server.domain.partner_catalog`).
+category and SKU, paged by SKU. One read per page, outside a transaction: the page query, plus
+the FX table only when the page needs a conversion; each process serves a rendered page for up to
+a second (see :func:`steller_server.domain.partner_catalog.catalog_page`).
 """
 
 from __future__ import annotations
@@ -35,15 +36,14 @@ async def get_catalog(ctx: Ctx) -> Reply:
         category=q.get("category"),
         sku=q.get("sku"),
     )
-    async with ctx.state.db.read() as conn:
-        page = await partner_catalog.list_catalog(
-            conn,
-            partner_id=partner.id,
-            wallet_currency=partner.currency,
-            order_fee=settings.order_fee,
-            fee_currency=settings.order_fee_currency,
-            filters=filters,
-            limit=q.get("limit", DEFAULT_LIMIT),
-            cursor=q.get("cursor"),
-        )
-    return Reply(200, {"data": [e.public() for e in page.data], "nextCursor": page.next_cursor})
+    body = await partner_catalog.catalog_page(
+        ctx.state.db,
+        partner_id=partner.id,
+        wallet_currency=partner.currency,
+        order_fee=settings.order_fee,
+        fee_currency=settings.order_fee_currency,
+        filters=filters,
+        limit=q.get("limit", DEFAULT_LIMIT),
+        cursor=q.get("cursor"),
+    )
+    return Reply(200, body)
