@@ -13,9 +13,13 @@ in interleaved rounds (ON, OFF, ON, OFF …) so drift hits both alike:
   JSON log handler at INFO with the redaction filter, writing one line per request to a file;
 * **off**: metrics disabled and logging at WARNING (no request lines).
 
-Reported: orders/s and p50/p99 latency per configuration (median of rounds), and the overhead
-``1 - on/off`` of throughput. The in-process ASGI path has no sockets, so the relative overhead
-is an upper bound of what a real server sees (the fixed costs it adds are not here).
+Reported: orders/s, p50/p99 latency and the process CPU time per order for each configuration
+(median of rounds), the throughput overhead ``1 - on/off``, the CPU overhead ``on/off - 1`` with
+the CPU it adds per order, the CPU of one request's observation timed directly
+(``observer_us_per_request``: metrics plus the JSON log line), and the load average at the end.
+On a shared, loaded machine the CPU figures are the steadier ones: wall-clock throughput moves
+with everyone else's load. The in-process ASGI path has no sockets, so the relative overhead is
+an upper bound of what a real server sees (the fixed costs it adds are not here).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -40,6 +45,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from steller_server.api.middleware import RequestContextMiddleware
 from steller_server.app import create_app
 from steller_server.db.engine import Database
 from steller_server.db.migrate import sync_url, upgrade
@@ -125,7 +131,10 @@ async def seed(settings: Settings) -> str:
         await db.dispose()
 
 
-async def round_(app: Any, key: str, orders: int, concurrency: int) -> tuple[float, list[float]]:
+async def round_(
+    app: Any, key: str, orders: int, concurrency: int
+) -> tuple[float, list[float], float]:
+    """(orders/s, latencies, CPU seconds this process spent per order) of one round."""
     latencies: list[float] = []
     queue = list(range(orders))
 
@@ -152,9 +161,35 @@ async def round_(app: Any, key: str, orders: int, concurrency: int) -> tuple[flo
                     raise RuntimeError(f"order failed: {response.status_code} {response.text}")
 
         started = time.perf_counter()
+        cpu_started = time.process_time()
         await asyncio.gather(*(one_client() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return orders / elapsed, latencies
+        cpu = time.process_time() - cpu_started
+    return orders / elapsed, latencies, cpu / orders
+
+
+def observer_cost(app: Any, log_file: Path, settings: Settings, calls: int = 5_000) -> float:
+    """CPU µs of one request's observation alone (the metrics and the JSON log line), timed
+    directly: the end-to-end difference above is this plus run-to-run noise."""
+    observer = next(m for m in app.user_middleware if m.cls is RequestContextMiddleware).kwargs[
+        "observer"
+    ]
+    route = next(r for r in app.routes if getattr(r, "path", None) == "/api/orders")
+    scope = {
+        "endpoint": route.endpoint,
+        "method": "POST",
+        "path": "/api/orders",
+        "state": {"request_id": "req_0123456789abcdef", "partner_id": "ptn_0123456789ab"},
+    }
+    configure(True, log_file, settings)
+    samples = []
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(calls):
+            observer(scope, 202, 0.0123)
+        samples.append((time.process_time() - started) / calls * 1e6)
+    configure(False, log_file, settings)
+    return round(statistics.median(samples), 1)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -208,15 +243,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         apps = {}
         for name, on in (("on", True), ("off", False)):
             apps[name] = create_app(base.replace(metrics_enabled=on))
-        results: dict[str, list[tuple[float, list[float]]]] = {"on": [], "off": []}
+        results: dict[str, list[tuple[float, list[float], float]]] = {"on": [], "off": []}
         stack = contextlib.AsyncExitStack()
         for app in apps.values():
             await stack.enter_async_context(app.router.lifespan_context(app))
         try:
             configure(True, log_file, base)
             await round_(apps["on"], key, max(args.orders // 4, 20), args.concurrency)  # warm-up
-            for _ in range(args.rounds):
-                for name in ("on", "off"):
+            for i in range(args.rounds):
+                # ABBA order, so neither configuration always runs first after a switch.
+                for name in ("on", "off") if i % 2 == 0 else ("off", "on"):
                     configure(name == "on", log_file, base)
                     results[name].append(
                         await round_(apps[name], key, args.orders, args.concurrency)
@@ -237,12 +273,24 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 "orders_per_s": round(statistics.median(r[0] for r in rounds), 1),
                 "p50_ms": round(statistics.median(percentile(r[1], 0.5) for r in rounds), 2),
                 "p99_ms": round(statistics.median(percentile(r[1], 0.99) for r in rounds), 2),
+                "cpu_us_per_order": round(statistics.median(r[2] for r in rounds) * 1e6, 1),
+                "orders_per_s_runs": [round(r[0], 1) for r in rounds],
+                "cpu_us_per_order_runs": [round(r[2] * 1e6) for r in rounds],
             }
         report["overhead_percent"] = round(
             (1 - report["on"]["orders_per_s"] / report["off"]["orders_per_s"]) * 100, 2
         )
+        # On a shared machine the wall-clock figures move with everyone else's load; the CPU
+        # this process spends per order (all its threads) does not, so it is the steadier
+        # measure of what metrics and logging cost.
+        on_cpu, off_cpu = report["on"]["cpu_us_per_order"], report["off"]["cpu_us_per_order"]
+        report["added_cpu_us_per_order"] = round(on_cpu - off_cpu, 1)
+        report["cpu_overhead_percent"] = round((on_cpu / off_cpu - 1) * 100, 2)
+        report["observer_us_per_request"] = observer_cost(apps["on"], log_file, base)
+        report["load_average"] = [round(x, 2) for x in os.getloadavg()]
         return report
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if pg_name is not None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))

@@ -15,7 +15,6 @@ or the PostgreSQL database with every table emptied.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import secrets
 import shutil
@@ -124,12 +123,12 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
         yield db
     finally:
         # Bounded like the app shutdown (tests/server/api/conftest.py `bounded`): a connection
-        # stuck in a hung request must not stall the whole run.
+        # stuck in a hung request fails the test instead of stalling the whole run.
         try:
             async with asyncio.timeout(20):
                 await db.dispose()
         except TimeoutError:
-            logging.getLogger("tests.teardown").error("database dispose exceeded 20 s")
+            pytest.fail("teardown: database dispose exceeded 20 s", pytrace=False)
 
 
 # -- factory ------------------------------------------------------------------------------------

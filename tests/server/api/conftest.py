@@ -9,7 +9,6 @@ running; `clock` is a settable test clock the app reads; `partner_key(partner)` 
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
@@ -25,13 +24,14 @@ from steller_server.settings import Settings
 
 
 async def bounded(awaitable: Awaitable[object], what: str, seconds: float = 20.0) -> None:
-    """Await a teardown step, but never for ever: in full-suite runs a shutdown was seen to hang
-    (see the issue notes); a stuck teardown is logged instead of stalling the whole run."""
+    """Await a teardown step, but never for ever: a stuck teardown fails the test (a hang is a
+    bug, like the request-log sink that once swallowed its cancellation) instead of stalling
+    the whole run."""
     try:
         async with asyncio.timeout(seconds):
             await awaitable
     except TimeoutError:
-        logging.getLogger("tests.teardown").error("%s exceeded %.0f s", what, seconds)
+        pytest.fail(f"teardown: {what} exceeded {seconds:g} s", pytrace=False)
 
 
 class TestClock:

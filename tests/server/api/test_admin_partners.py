@@ -37,6 +37,27 @@ async def _audit(database: Database, **where: str) -> list[dict[str, Any]]:
         return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
+async def test_admin_created_and_signed_up_partners_get_the_same_low_balance_threshold(
+    api: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Both take ``STELLER_LOW_BALANCE_THRESHOLD`` unless the admin sends one."""
+    created = await api.post(
+        "/api/admin/partners", headers=admin, json={"name": "Initech", "email": "a@initech.example"}
+    )
+    signed_up = await api.post(
+        "/api/public/signup", json={"name": "Initrode", "email": "b@initrode.example"}
+    )
+    assert (created.status_code, signed_up.status_code) == (201, 201), signed_up.text
+    threshold = signed_up.json()["partner"]["lowBalanceThreshold"]
+    assert created.json()["lowBalanceThreshold"] == threshold == "100.00"
+    explicit = await api.post(
+        "/api/admin/partners",
+        headers=admin,
+        json={"name": "Quiet", "email": "c@quiet.example", "lowBalanceThreshold": "0"},
+    )
+    assert explicit.json()["lowBalanceThreshold"] == "0.00"  # 0 still turns warnings off
+
+
 async def test_onboarding_creates_partner_and_empty_wallet_audited(
     api: httpx.AsyncClient, database: Database, admin: dict[str, str]
 ) -> None:
@@ -51,7 +72,7 @@ async def test_onboarding_creates_partner_and_empty_wallet_audited(
     assert body["balance"] == "0.00"
     assert body["currency"] == "EUR"
     assert body["status"] == "active"
-    assert body["lowBalanceThreshold"] == "0.00"  # contract default: no warnings
+    assert body["lowBalanceThreshold"] == "100.00"  # the signup default (settings)
     assert body["rateLimits"] == {"catalog": 50, "orders": 10, "default": 30}
     wallet = await api.get(f"/api/admin/partners/{body['id']}/wallet", headers=admin)
     assert wallet.json()["balance"] == "0.00"

@@ -7,7 +7,6 @@ log capture through the production handler (JSON, redacting).
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -30,7 +29,7 @@ from steller_server.observability import logging as obs_logging
 from steller_server.settings import Settings
 from steller_server.vendor import BambooClient
 from tests.server.api.admin_kit import cheap_password_hashing
-from tests.server.api.conftest import admin_token, partner_key
+from tests.server.api.conftest import admin_token, bounded, partner_key
 from tests.server.jobs.conftest import (
     Clocks,
     Shop,
@@ -100,13 +99,7 @@ async def obs_app(
     try:
         yield app
     finally:
-        # Bounded: in one full-suite run on PostgreSQL this shutdown waited forever (open in the
-        # issue notes of #10); until it is found, a stuck shutdown is reported, not a CI stall.
-        try:
-            async with asyncio.timeout(20):
-                await lifespan.__aexit__(None, None, None)
-        except TimeoutError:
-            logging.getLogger("tests.observability").error("app shutdown exceeded 20 s")
+        await bounded(lifespan.__aexit__(None, None, None), "app shutdown")
 
 
 @pytest.fixture

@@ -214,6 +214,29 @@ CHILD = textwrap.dedent("""
     asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """)
 
+#: A worker process: queues ``n`` emails and runs them (sandbox without SMTP: the outbox).
+WORKER_CHILD = textwrap.dedent("""
+    import asyncio, sys
+    from steller_server.db.engine import Database
+    from steller_server.jobs.worker import Worker
+    from steller_server.notify import email, templates
+    from steller_server.settings import Settings
+
+    async def main(url: str, n: int) -> None:
+        settings = Settings(mode="sandbox", secret_key="x" * 40).replace(database_url=url)
+        db = Database.from_settings(settings)
+        try:
+            async with db.write() as conn:
+                for _ in range(n):
+                    rendered = templates.Rendered("Hello", "Hello", "<p>Hello</p>")
+                    await email.enqueue(conn, kind="test", to=["ops@x.test"], rendered=rendered)
+            assert await Worker(db, settings, kinds=[email.EMAIL_KIND]).run_until_idle() == n
+        finally:
+            await db.dispose()
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+""")
+
 
 async def test_two_processes_report_into_one_scrape(
     tmp_path: Path,
@@ -223,7 +246,8 @@ async def test_two_processes_report_into_one_scrape(
     monkeypatch: pytest.MonkeyPatch,
     obs_app: Any,
 ) -> None:
-    """Two server processes write to one PROMETHEUS_MULTIPROC_DIR; a scrape shows both."""
+    """Two server and two worker processes write to one PROMETHEUS_MULTIPROC_DIR; a scrape of
+    another process shows all four."""
     directory = tmp_path / "metrics"
     directory.mkdir()
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
@@ -233,7 +257,12 @@ async def test_two_processes_report_into_one_scrape(
         for n in (3, 4)
     ]
     assert [await asyncio.wait_for(child.wait(), 120) for child in children] == [0, 0]
-    assert len(list(directory.glob("*.db"))) >= 2  # one file set per process
+    for n in (2, 3):  # one after the other: SQLite has one writer
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", WORKER_CHILD, url, str(n), env=env
+        )
+        assert await asyncio.wait_for(worker.wait(), 120) == 0
+    assert len(list(directory.glob("*.db"))) >= 4  # one file set per process
 
     token = await admin_token("admin")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
@@ -245,3 +274,5 @@ async def test_two_processes_report_into_one_scrape(
     samples = parse(response.text)
     assert value(samples, "steller_http_requests_total", route="getWallet", status="401") == 7
     assert value(samples, "steller_http_request_duration_seconds_count", route="getWallet") == 7
+    assert value(samples, "steller_jobs_processed_total", kind="email", outcome="done") == 5
+    assert value(samples, "steller_job_duration_seconds_count", kind="email") == 5

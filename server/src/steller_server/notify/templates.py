@@ -136,7 +136,8 @@ def webhook_disabled(*, partner_name: str, url: str, reason: str | None) -> Rend
         [
             f"Steller stopped delivering webhooks of {partner_name} to {url}: "
             f"{reason or 'it kept failing'}.",
-            "Fix the endpoint, then re-enable it (PUT /api/webhooks) and redeliver missed events.",
+            "Fix the endpoint, re-enable it (PUT /api/partner/webhook) and redeliver the events "
+            "it missed (POST /api/partner/webhook/events/{eventId}/redeliver).",
         ],
         [("Endpoint", url), ("Reason", reason or "n/a")],
     )

@@ -265,6 +265,11 @@ def _on_commit(conn: Connection) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _on_rollback(conn: Connection) -> None:
+    # An invalidated connection (the database dropped it) refuses ``.info`` with
+    # PendingRollbackError, which would mask the disconnect (a 500 instead of the 503); the
+    # pool's checkin hook below drops its pending callbacks anyway.
+    if conn.invalidated:
+        return
     conn.info.pop(_AFTER_COMMIT, None)
 
 

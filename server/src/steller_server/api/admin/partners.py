@@ -48,7 +48,7 @@ async def list_partners(ctx: Ctx) -> Reply:
 async def create_partner(ctx: Ctx) -> Reply:
     body = ctx.body
     currency = body.get("currency", "USD")
-    threshold = Decimal(0)
+    threshold: Decimal | None = None  # the signup default (STELLER_LOW_BALANCE_THRESHOLD)
     if "lowBalanceThreshold" in body:
         minor = amount_minor(body["lowBalanceThreshold"], currency, "/lowBalanceThreshold")
         threshold = money.from_minor(minor, currency)
