@@ -1,10 +1,11 @@
-"""``steller-server``: serve, worker, migrate, create-admin, sandbox.
+"""``steller-server``: serve, worker, migrate, rebuild-usage, create-admin, sandbox.
 
     steller-server sandbox                      # everything in one process, demo data printed
     steller-server migrate                      # apply the database migrations
     steller-server serve --workers 4            # API processes (PostgreSQL: run workers too)
     steller-server worker --concurrency 16      # a job worker process (PostgreSQL)
     steller-server create-admin --email a@b.c   # prompts for the password
+    steller-server rebuild-usage                # recompute the usage rollup from the orders
 
 Configuration comes from ``STELLER_*`` variables (:meth:`Settings.from_env`). A configuration
 error (:class:`ConfigError`) prints ``error: <message>`` and exits with status 2.
@@ -202,6 +203,27 @@ def _migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild_usage(_args: argparse.Namespace) -> int:
+    # After a rolling deploy across migration 0004, processes that predate it changed orders
+    # without maintaining the rollup; this makes it equal to the orders again (one transaction).
+    from steller_server.db.engine import Database  # noqa: PLC0415
+    from steller_server.domain import usage_rollup  # noqa: PLC0415
+
+    settings = Settings.from_env().validate()
+
+    async def rebuild() -> None:
+        db = Database.from_settings(settings)
+        try:
+            async with db.write() as conn:
+                await usage_rollup.rebuild(conn)
+        finally:
+            await db.dispose()
+
+    asyncio.run(rebuild())
+    print("usage rollup rebuilt from the orders")
+    return 0
+
+
 def _create_admin(args: argparse.Namespace) -> int:
     from steller_server.db.engine import Database  # noqa: PLC0415
     from steller_server.domain import admins  # noqa: PLC0415
@@ -281,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="apply the database migrations")
     migrate.set_defaults(func=_migrate)
+
+    rebuild = sub.add_parser(
+        "rebuild-usage", help="recompute the usage rollup from the orders (after a rolling deploy)"
+    )
+    rebuild.set_defaults(func=_rebuild_usage)
 
     admin = sub.add_parser("create-admin", help="create an admin user (idempotent)")
     admin.add_argument("--email", required=True)

@@ -94,3 +94,28 @@ def test_the_console_script_exits_2_with_the_message(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "error: refusing to start in live mode without STELLER_SECRET_KEY" in done.stderr
+
+
+def test_rebuild_usage_makes_the_rollup_equal_to_the_orders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rollup row no order backs (drift from processes older than 0004) is gone afterwards."""
+    path = tmp_path / "drifted.sqlite3"
+    monkeypatch.setenv("STELLER_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.delenv("STELLER_MODE", raising=False)
+    assert cli.main(["migrate"]) == 0
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO order_usage_daily (partner_id, day, sku, status, order_count, "
+                "total_minor, refunded_minor) VALUES ('ptn_x', '2026-11-01', 'SKU', 'completed', "
+                "3, 1500, 0)"
+            )
+        assert cli.main(["rebuild-usage"]) == 0
+        with engine.connect() as conn:
+            left = conn.exec_driver_sql("SELECT count(*) FROM order_usage_daily").scalar_one()
+    finally:
+        engine.dispose()
+    assert left == 0
+    assert "usage rollup rebuilt" in capsys.readouterr().out
