@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import getpass
 import logging
 import os
@@ -90,7 +91,13 @@ def create_server_app() -> Starlette:
     services: list[Callable[[AppState], Any]] = [lambda _state: _VendorCloser()]
     if settings.is_sqlite:
         services.append(in_process_worker)
-    return create_app(settings, services=services, on_startup=[attach_vendor])
+    app = create_app(settings, services=services, on_startup=[attach_vendor])
+    # Everything built so far (modules, the parsed contract, routes) lives as long as the
+    # process: keep it out of the cyclic collector so full collections do not rescan it during
+    # requests. Only here, in the serving process: tests build many apps and must free them.
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 # -- commands -------------------------------------------------------------------------------------
