@@ -247,3 +247,45 @@ def test_fast_list_of_models_matches_cattrs(name, fast_and_cattrs):
         "not a list",
     ):
         assert _outcome(fast, data, list[cls]) == _outcome(plain, data, list[cls]), data
+
+
+# -- the fast path's caches and copies ------------------------------------------------------------
+
+
+class _Text(str):
+    """A str subclass: equal to a cached decimal string, but not of the wire's exact class."""
+
+
+def _decimal_models() -> list[str]:
+    return [
+        name
+        for name in MODELS
+        if Decimal in typing.get_type_hints(getattr(generated, name)).values()
+    ]
+
+
+@pytest.mark.parametrize("name", _decimal_models())
+def test_decimal_cache_misses_and_hits_give_what_cattrs_gives(name, fast_and_cattrs, monkeypatch):
+    from steller.models import _fastpath
+
+    cls = getattr(generated, name)
+    fast, plain = fast_and_cattrs
+    monkeypatch.setattr(_fastpath, "_DECIMALS", {})
+    monkeypatch.setattr(_fastpath, "_DECIMALS_MAX", 3)  # emptied while in use
+    base = _sample_model(cls)
+    money = [w for w, v in base.items() if v == _sample(Decimal)]
+    assert money
+    for value in ["52.50", "52.50", "1E+2", " 7 ", "1_000", "-0", _Text("52.50"), "NaN", "x"]:
+        data = {**base, **dict.fromkeys(money, value)}
+        for _ in range(2):  # a miss, then a hit for what may be cached
+            assert _outcome(fast, data, cls) == _outcome(plain, data, cls), data
+    assert 0 < len(_fastpath._DECIMALS) <= 3
+    assert all(type(k) is str and v.is_finite() for k, v in _fastpath._DECIMALS.items())
+
+
+def test_structured_string_lists_are_new_lists(fast_and_cattrs):
+    fast, _ = fast_and_cattrs
+    data = _sample_model(generated.CatalogProduct)
+    product = fast.structure(data, generated.CatalogProduct)
+    assert product.categories == data["categories"]
+    assert product.categories is not data["categories"]

@@ -208,6 +208,32 @@ def test_query_params_drop_unset_values_and_use_wire_forms(helpers):
     ]
 
 
+QUERIES = [
+    {"limit": 50},
+    {"limit": 50},  # again: from the cache of query URLs
+    {"flag": True},
+    {"flag": 1},  # == True, but written "1": the cache must not mix them up
+    {"flag": "1"},
+    {"limit": 50, "cursor": "eyJzIjoiQSJ9", "sku": ["A", "B"]},  # a list: merged by httpx
+    {"q": "café & tea/?#", "n": -3, "zero": 0, "empty": ""},
+    {"x": 1.0},
+]
+
+
+@pytest.mark.parametrize("client_params", [None, {"a": "1", "limit": "7"}])
+def test_query_urls_are_exactly_what_httpx_builds(helpers, client_params):
+    script = helpers.Script(*[helpers.ok() for _ in QUERIES])
+    http_client = httpx.Client(transport=httpx.MockTransport(script), params=client_params)
+    expected = httpx.Client(params=client_params)
+    with SyncAPIClient(base_url="https://gw.example/steller", http_client=http_client) as client:
+        for params in QUERIES:
+            client.request("GET", "/api/orders", params=params)
+    assert [str(r.url) for r in script.requests] == [
+        str(expected.build_request("GET", "https://gw.example/steller/api/orders", params=p).url)
+        for p in QUERIES
+    ]
+
+
 def test_json_body_drops_not_given_keeps_null_and_serialises_money_as_strings(helpers):
     script = helpers.Script(helpers.ok())
     with helpers.sync_client(script) as client:

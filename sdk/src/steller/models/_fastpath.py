@@ -154,19 +154,24 @@ class _Writer:
         if kind == "exact":
             names[f"c{tag}"] = type_
             return [f"{dst} = {src} if {src}.__class__ is c{tag} else h{tag}({src}, t{tag})"]
-        if kind in ("decimal", "datetime"):
+        if kind == "decimal":
+            # Money strings repeat (a catalog page of 50 products has a few dozen distinct
+            # ones): a cache hit costs a dict lookup instead of Decimal() + is_finite().
+            names["_decimals"], names["_decimal_miss"] = _DECIMALS, _decimal_miss
+            return [
+                "try:",
+                f"    {dst} = _decimals[{src}]",
+                "except KeyError:",
+                f"    {dst} = _decimal_miss({src}, h{tag}, t{tag})",
+            ]
+        if kind == "datetime":
             # The common wire form inline; the hook for other inputs and for what it would
-            # refuse (NaN, infinities) or complete (a naive datetime).
-            if kind == "decimal":
-                names["_Decimal"] = Decimal
-                parse, odd = f"_Decimal({src})", f"not {dst}.is_finite()"
-            else:
-                names["_fromisoformat"] = dt.datetime.fromisoformat
-                parse, odd = f"_fromisoformat({src})", f"{dst}.tzinfo is None"
+            # complete (a naive datetime).
+            names["_fromisoformat"] = dt.datetime.fromisoformat
             return [
                 f"if {src}.__class__ is _str:",
-                f"    {dst} = {parse}",
-                f"    if {odd}:",
+                f"    {dst} = _fromisoformat({src})",
+                f"    if {dst}.tzinfo is None:",
                 f"        {slow_call}",
                 "else:",
                 f"    {slow_call}",
@@ -174,16 +179,41 @@ class _Writer:
         if kind == "enum":
             members: Mapping[Any, enum.Enum] = type_._value2member_map_
             names[f"m{tag}"] = members
-            return [f"{dst} = m{tag}.get({src})", f"if {dst} is None:", f"    {slow_call}"]
+            return ["try:", f"    {dst} = m{tag}[{src}]", "except KeyError:", f"    {slow_call}"]
         if kind == "str_list":
             names["_list"] = list
             return [
                 f"if {src}.__class__ is _list:",
-                f"    {dst} = [_str(item) for item in {src}]",
+                # A copy, unless an item is not exactly a str (then str() of each, as cattrs).
+                f"    {dst} = {src}.copy()",
+                f"    for item in {dst}:",
+                "        if item.__class__ is not _str:",
+                f"            {dst} = [_str(item) for item in {src}]",
+                "            break",
                 "else:",  # an iterator: the fallback could not read it again
                 f"    {slow_call}",
             ]
         return [slow_call]
+
+
+# Decimal(s) for finite decimal strings s already seen. Decimal is immutable and its
+# construction from a string is exact whatever the context, so one instance can serve every
+# converter and thread. Bounded: emptied when full (a few hundred kB at most).
+_DECIMALS: dict[str, Decimal] = {}
+_DECIMALS_MAX = 2048
+
+
+def _decimal_miss(value: Any, hook: StructureFn, type_: Any) -> Any:
+    """``value`` (not in the cache) as a Decimal: parsed and cached when it is a finite decimal
+    string, else whatever the converter's hook does with it."""
+    if value.__class__ is str:
+        result = Decimal(value)  # invalid: the whole structure falls back to cattrs
+        if result.is_finite():
+            if len(_DECIMALS) >= _DECIMALS_MAX:
+                _DECIMALS.clear()
+            _DECIMALS[value] = result
+            return result
+    return hook(value, type_)
 
 
 def _plain_dataclass(cl: type, fields: Sequence[FieldSpec]) -> bool:
