@@ -95,10 +95,16 @@ def sandbox(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
-    """Real processes on loopback against PostgreSQL and Redis (needs STELLER_TEST_*_URL)."""
+    """Production proof: a multi-process deployment on PostgreSQL and Redis, load and faults.
+
+    API (2 processes), 2 workers, the Bamboo simulator and a webhook receiver as real processes
+    on loopback (needs STELLER_TEST_POSTGRES_URL and STELLER_TEST_REDIS_URL); knobs such as
+    STELLER_E2E_DURATION in tests/e2e/conftest.py.
+    """
+    for name, what in (("POSTGRES", "PostgreSQL"), ("REDIS", "Redis")):
+        if not os.environ.get(f"STELLER_TEST_{name}_URL"):
+            session.skip(f"STELLER_TEST_{name}_URL is not set: the e2e deployment needs {what}")
     _install_all(session)
-    if not os.environ.get("STELLER_TEST_POSTGRES_URL"):
-        session.skip("STELLER_TEST_POSTGRES_URL is not set: the e2e deployment needs PostgreSQL")
     session.run("pytest", "tests/e2e", "-m", "slow", "-p", "no:cacheprovider", *session.posargs)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from steller_server.api.contract import Contract
@@ -39,10 +39,31 @@ class AppState:
         metrics.rate_limited(policy)
 
     def is_unavailable(self, exc: BaseException) -> bool:
-        """True for errors that mean a backing service is down, not that the request was bad."""
-        if isinstance(exc, PoolTimeout):
-            return True
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-            return True
-        name = type(getattr(exc, "orig", exc)).__name__
-        return name in {"OperationalError", "AdminShutdown", "ConnectionFailure", "ConnectionError"}
+        """True for errors that mean a backing service is down, not that the request was bad.
+
+        A dropped database connection can surface as a later SQLAlchemy error raised while
+        cleaning up after it (``PendingRollbackError`` from the rollback of the invalidated
+        connection), with the disconnect as its ``__context__``: such chains are followed.
+        """
+        seen: set[int] = set()
+        current: BaseException | None = exc
+        while current is not None and id(current) not in seen:
+            if _is_disconnect(current):
+                return True
+            if not isinstance(current, SQLAlchemyError):
+                return False
+            seen.add(id(current))
+            current = current.__cause__ or current.__context__
+        return False
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    # Every transaction here is a context manager, so "rollback first" only ever means the
+    # connection was invalidated under it: a disconnect (its cause is lost when a listener raises
+    # it inside SQLAlchemy's greenlet).
+    if isinstance(exc, (PoolTimeout, PendingRollbackError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    name = type(getattr(exc, "orig", exc)).__name__
+    return name in {"OperationalError", "AdminShutdown", "ConnectionFailure", "ConnectionError"}

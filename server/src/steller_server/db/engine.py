@@ -123,6 +123,12 @@ class WatchedCache(Generic[K, V]):
             self.invalidate()
 
         def on_end(conn: Connection) -> None:
+            # An invalidated connection (the database dropped it) refuses ``.info`` with
+            # PendingRollbackError, masking the disconnect; whether its writes committed is
+            # unknown, so forget everything.
+            if conn.invalidated:
+                self.invalidate()
+                return
             if conn.info.pop(self._dirty, False):
                 self.invalidate()
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from steller_server.api.problems import ProblemError
+from steller_server.api.render_admin import MAX_AMOUNT_MINOR
 from steller_server.api.routing import Ctx, Endpoints, Reply
 from steller_server.domain import money, partners
 from steller_server.domain.keys import Capability
@@ -51,6 +52,13 @@ async def update_partner(ctx: Ctx) -> Reply:
                         "message": f"at most {money.exponent(partner.currency)} decimals",
                     }
                 ],
+            )
+        if abs(money.to_minor_exact(threshold, partner.currency)) > MAX_AMOUNT_MINOR:
+            # Stored in minor units as a bigint: beyond it PostgreSQL refuses the row (a 500).
+            raise ProblemError(
+                "validation_failed",
+                "lowBalanceThreshold is larger than any amount Steller accepts",
+                errors=[{"pointer": "/lowBalanceThreshold", "message": "amount too large"}],
             )
         changes["low_balance_threshold"] = threshold
     if "notifications" in body:
