@@ -191,6 +191,33 @@ async def test_concurrent_same_reference_creates_one_order(
     assert (await _counts(database))["ledger"] == 2  # funding + one debit
 
 
+async def test_an_order_and_its_fulfilment_job_are_written_together_once(
+    database: Database, factory: Any
+) -> None:
+    # On PostgreSQL the order row and its job are one statement; on SQLite two.
+    await factory.product()
+    partner, _wallet = await factory.partner(balance="500.00", approve={"AMAZON-US-50": "-5"})
+
+    results = await asyncio.gather(*[_place(database, partner, "ref-job") for _ in range(5)])
+    again, created_again = await _place(database, partner, "ref-job")
+
+    order = next(order for order, created in results if created)
+    assert not created_again
+    assert again.id == order.id
+    async with database.read() as conn:
+        job = (await conn.execute(select(jobs))).mappings().one()
+        placed = (await conn.execute(select(orders))).mappings().one()
+    assert (job["kind"], job["payload"], job["status"]) == (
+        "fulfilment",
+        {"orderId": order.id},
+        "pending",
+    )
+    assert (job["attempts"], job["max_attempts"]) == (0, 1000)
+    assert (job["dedupe_key"], job["request_id"]) == (f"fulfilment:{order.id}", "req_test")
+    assert job["run_at"] == job["created_at"] == job["updated_at"] == placed["created_at"]
+    assert (job["locked_by"], job["locked_until"], job["last_error"]) == (None, None, None)
+
+
 async def test_insufficient_funds_writes_nothing(database: Database, factory: Any) -> None:
     await factory.product()
     partner, wallet = await factory.partner(balance="52.49", approve={"AMAZON-US-50": "-5"})
