@@ -1,7 +1,7 @@
 """Benchmark: the cost of metrics + structured logging on order placement.
 
     .venv/bin/python bench/observability.py [--orders 400] [--concurrency 8] [--rounds 5]
-        [--database sqlite|postgres] [--json out.json]
+        [--database sqlite|postgres] [--control] [--json out.json]
 
 One process, one throwaway database (a SQLite file, or ``steller_bench_<hex>`` on
 ``STELLER_BENCH_POSTGRES_URL`` / ``STELLER_TEST_POSTGRES_URL``), one funded partner. The real app
@@ -15,9 +15,12 @@ in interleaved rounds (ON, OFF, ON, OFF …) so drift hits both alike:
 
 Reported: orders/s, p50/p99 latency and the process CPU time per order for each configuration
 (median of rounds), the throughput overhead ``1 - on/off``, the CPU overhead ``on/off - 1`` with
-the CPU it adds per order, the CPU of one request's observation timed directly
+the CPU it adds per order, the median of the per-round CPU ratios (``paired_cpu_overhead_percent``:
+a round's two runs are adjacent in time), the CPU of one request's observation timed directly
 (``observer_us_per_request``: metrics plus the JSON log line), and the load average at the end.
-On a shared, loaded machine the CPU figures are the steadier ones: wall-clock throughput moves
+``--control`` keeps observation off in both configurations (an A/A run: what the two app
+instances and the machine's drift alone make of the same comparison). On a shared, loaded
+machine the CPU figures are the steadier ones: wall-clock throughput moves
 with everyone else's load. The in-process ASGI path has no sockets, so the relative overhead is
 an upper bound of what a real server sees (the fixed costs it adds are not here).
 """
@@ -249,8 +252,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         for app in apps.values():
             await stack.enter_async_context(app.router.lifespan_context(app))
         try:
-            configure(True, log_file, base)
-            await round_(apps["on"], key, max(args.orders // 4, 20), args.concurrency)  # warm-up
+            # Warm-up, both apps: each has its own engine, pool and per-connection prepared
+            # statements, and a cold app would bias the first rounds against its configuration.
+            for name in ("on", "off"):
+                configure(name == "on", log_file, base)
+                await round_(apps[name], key, max(args.orders // 2, 20), args.concurrency)
             if not args.no_freeze:
                 # As `steller-server serve` does after start-up (cli.create_server_app): the
                 # long-lived heap leaves the cyclic collector, so full collections stop
@@ -260,7 +266,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             for i in range(args.rounds):
                 # ABBA order, so neither configuration always runs first after a switch.
                 for name in ("on", "off") if i % 2 == 0 else ("off", "on"):
-                    configure(name == "on", log_file, base)
+                    configure(name == "on" and not args.control, log_file, base)
                     results[name].append(
                         await round_(apps[name], key, args.orders, args.concurrency)
                     )
@@ -274,6 +280,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "concurrency": args.concurrency,
             "rounds": args.rounds,
             "gc_frozen": not args.no_freeze,
+            "control": args.control,
             "log_lines_written": lines,
         }
         for name, rounds in results.items():
@@ -294,6 +301,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         on_cpu, off_cpu = report["on"]["cpu_us_per_order"], report["off"]["cpu_us_per_order"]
         report["added_cpu_us_per_order"] = round(on_cpu - off_cpu, 1)
         report["cpu_overhead_percent"] = round((on_cpu / off_cpu - 1) * 100, 2)
+        # Round i's two runs are adjacent in time, so their ratio cancels the machine's slow
+        # phases that the medians above still mix in.
+        report["paired_cpu_overhead_percent"] = round(
+            statistics.median(
+                (on_r[2] / off_r[2] - 1) * 100
+                for on_r, off_r in zip(results["on"], results["off"], strict=True)
+            ),
+            2,
+        )
         report["observer_us_per_request"] = observer_cost(apps["on"], log_file, base)
         report["load_average"] = [round(x, 2) for x in os.getloadavg()]
         return report
@@ -312,6 +328,11 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--no-freeze", action="store_true", help="do not gc.freeze() after warm-up (as serve does)"
+    )
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="A/A run: observation stays off in both configurations (the noise floor)",
     )
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--json", type=Path)

@@ -198,3 +198,33 @@ def test_sandbox_logs_are_human_and_live_logs_are_json() -> None:
     assert not line.startswith("{")
     assert "GET /x 200" in line
     assert "request_id=req_1" in line
+
+
+def test_redaction_is_case_insensitive_on_ascii_and_non_ascii_text() -> None:
+    # The gate before the patterns lowers ASCII text and keeps the case-insensitive scan for the
+    # rest: both must still find upper-case and mixed-case triggers.
+    out = obs_logging.redact(
+        {
+            "note": "CODE=ABCD-1234 and BEARER abc.def.ghi",
+            "café": "Ünïcode PASSWORD: hunter22",
+            "nested": ({"Api-Key": "k-123456"}, 7, 1.5, None, True),
+        }
+    )
+    text = json.dumps(out, ensure_ascii=False)
+    for secret in ("ABCD-1234", "abc.def.ghi", "hunter22", "k-123456"):
+        assert secret not in text
+    assert out["nested"][1:] == [7, 1.5, None, True]
+
+
+def test_json_time_stamps_are_utc_milliseconds() -> None:
+    stream = io.StringIO()
+    handler = obs_logging.build_handler(Settings(mode="live"), stream)
+    for created, expected in (
+        (1_700_000_000.0, "2023-11-14T22:13:20.000Z"),
+        (1_700_000_000.9999996, "2023-11-14T22:13:21.000Z"),  # rounds like datetime does
+        (1_160_224_115.439, "2006-10-07T12:28:35.439Z"),
+    ):
+        record = logging.LogRecord("steller.http", logging.INFO, __file__, 1, "x", None, None)
+        record.created = created
+        handler.handle(record)
+        assert json.loads(stream.getvalue().splitlines()[-1])["time"] == expected

@@ -59,12 +59,16 @@ class RequestObserver:
             metrics.request_done(method, route, status, seconds)
         if self.log_requests and log.isEnabledFor(logging.INFO):
             state: dict[str, Any] = scope.get("state", {})
-            log.info(
+            # ``makeRecord`` + ``handle`` is what ``log.info`` does, minus the stack walk that
+            # finds the caller's file and line (no formatter prints them) on every request.
+            record = log.makeRecord(
+                log.name,
+                logging.INFO,
+                __file__,
+                0,
                 "%s %s %d %.1fms",
-                method,
-                scope["path"],
-                status,
-                seconds * 1000,
+                (method, scope["path"], status, seconds * 1000),
+                None,
                 extra={
                     "steller": {
                         "request_id": state.get("request_id"),
@@ -77,3 +81,4 @@ class RequestObserver:
                     }
                 },
             )
+            log.handle(record)

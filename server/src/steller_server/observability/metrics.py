@@ -150,12 +150,22 @@ class _Metrics:
 _instance: _Metrics | None = None
 _instance_lock = Lock()
 
+# Labelled children of the per-request and per-movement metrics, by label values: ``labels()``
+# validates and joins its arguments and takes the metric's lock on every call, which is most of
+# an observation's cost. The children are the very objects ``labels()`` returns (prometheus-client
+# keeps them for the life of the metric), so caching them changes nothing that is observed; the
+# key space is the registry's own label combinations.
+_request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_ledger_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+
 
 def _m() -> _Metrics:
     global _instance  # noqa: PLW0603 - Prometheus metrics are per process by design
     if _instance is None:
         with _instance_lock:
             if _instance is None:
+                _request_children.clear()
+                _ledger_children.clear()
                 _instance = _Metrics()
     return _instance
 
@@ -166,10 +176,14 @@ def _m() -> _Metrics:
 def request_done(method: str, route: str, status: int, seconds: float) -> None:
     if not _enabled:
         return
-    m = _m()
-    labels = (method, route, str(status))
-    m.requests.labels(*labels).inc()
-    m.request_seconds.labels(*labels).observe(seconds)
+    children = _request_children.get((method, route, status))
+    if children is None:
+        m = _m()
+        labels = (method, route, str(status))
+        children = (m.requests.labels(*labels), m.request_seconds.labels(*labels))
+        _request_children[(method, route, status)] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def rate_limited(policy: str) -> None:
@@ -246,9 +260,16 @@ def ledger_posted(conn: AsyncConnection, entry_type: str, currency: str, amount_
         return
 
     def observe() -> None:
-        m = _m()
-        m.wallet_count.labels(entry_type, currency).inc()
-        m.wallet_amount.labels(entry_type, currency).inc(abs(amount_minor))
+        children = _ledger_children.get((entry_type, currency))
+        if children is None:
+            m = _m()
+            children = (
+                m.wallet_count.labels(entry_type, currency),
+                m.wallet_amount.labels(entry_type, currency),
+            )
+            _ledger_children[(entry_type, currency)] = children
+        children[0].inc()
+        children[1].inc(abs(amount_minor))
 
     pending: list[Callable[[], None]] = conn.info.setdefault(_AFTER_COMMIT, [])
     pending.append(observe)
