@@ -166,6 +166,9 @@ class SmtpServer:
         self._controller: Controller | None = None
 
     def start(self) -> None:
+        # aiosmtpd logs each session at INFO from its own thread, into whatever handler a test
+        # configured last — often a stream pytest already closed ("--- Logging error ---").
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
         self._controller.start()
 
