@@ -29,10 +29,8 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +38,8 @@ from typing import Any
 
 import psycopg
 
-HOST = "127.0.0.1"
+from bench._common import HOST, Proc, free_port, venv_bin
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET_KEY = "e2e-secret-key-0123456789abcdef0123456789abcdef"
 ADMIN_EMAIL = "ops@steller.e2e"
@@ -48,104 +47,14 @@ ADMIN_PASSWORD = "e2e-admin-password-long-enough"
 SIM_CLIENT_ID = "steller-sandbox"
 SIM_CLIENT_SECRET = "sandbox-secret"
 SIM_ACCOUNT_ID = 1001
-READY_TIMEOUT = 60.0
 WORKERS = 2
 WORKER_LEASE_S = 10
 #: Simulated time from Created to the final vendor status (ms).
 VENDOR_LATENCY_MS = 300
 
 
-def _bin(name: str) -> str:
-    return str(Path(sys.executable).with_name(name))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 class _Terminated(BaseException):
     """SIGTERM while the deployment runs: unwind like Ctrl-C so every process is stopped."""
-
-
-@dataclass
-class Proc:
-    """A child process in its own process group (uvicorn's workers included), output to a log."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    port: int | None = None
-    ready_path: str = "/"
-    popen: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = READY_TIMEOUT) -> Proc:
-        with self.log_path.open("ab") as log:
-            self.popen = subprocess.Popen(
-                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO,
-            )  # fmt: skip
-        if self.port is not None:
-            self._wait_ready(timeout)
-        return self
-
-    @property
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def _wait_ready(self, timeout: float) -> None:
-        assert self.popen is not None
-        assert self.port is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n"
-                                   f"{self.log_tail()}")  # fmt: skip
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
-                try:
-                    conn.request("GET", self.ready_path)
-                    if conn.getresponse().status < 500:
-                        return
-                finally:
-                    conn.close()
-            time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"{self.name} not ready within {timeout} s:\n{self.log_tail()}")
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no shutdown code runs."""
-        if self.popen is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait(10)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        popen = self.popen
-        if popen is None:
-            return
-        if popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(popen.pid, signal.SIGTERM)
-            try:
-                popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(popen.pid, signal.SIGKILL)
-                popen.wait(5)
-        # uvicorn's worker processes share the group; make sure none is left behind.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(popen.pid, signal.SIGKILL)
 
 
 @contextlib.contextmanager
@@ -275,7 +184,7 @@ def _run(argv: list[str], env: dict[str, str], log: Path) -> None:
 
 def _worker_proc(env: dict[str, str], logs: Path, index: int, concurrency: int) -> Proc:
     argv = [
-        _bin("steller-server"), "worker", "--concurrency", str(concurrency),
+        venv_bin("steller-server"), "worker", "--concurrency", str(concurrency),
         "--poll-interval", "0.1", "--lease", str(WORKER_LEASE_S), "--no-vendor-limits",
     ]  # fmt: skip
     return Proc(f"worker{index}", argv, env, logs / f"worker{index}.log")
@@ -298,22 +207,22 @@ def deploy(
             sim_port = free_port()
             sim = Proc(
                 "simulator",
-                [_bin("steller-sandbox"), "--host", HOST, "--port", str(sim_port), "--no-limits",
-                 "--latency-ms", str(VENDOR_LATENCY_MS), "--log-level", "warning"],
+                [venv_bin("steller-sandbox"), "--host", HOST, "--port", str(sim_port),
+                 "--no-limits", "--latency-ms", str(VENDOR_LATENCY_MS), "--log-level", "warning"],
                 {**os.environ, "PYTHONUNBUFFERED": "1"}, logs / "simulator.log", sim_port,
                 ready_path="/_sim/health",
             )  # fmt: skip
             env = server_env(database_url, redis_url, f"http://{HOST}:{sim_port}")
-            _run([_bin("steller-server"), "migrate"], env, logs / "migrate.log")
+            _run([venv_bin("steller-server"), "migrate"], env, logs / "migrate.log")
             _run(
-                [_bin("steller-server"), "create-admin", "--email", ADMIN_EMAIL,
+                [venv_bin("steller-server"), "create-admin", "--email", ADMIN_EMAIL,
                  "--password", ADMIN_PASSWORD],
                 env, logs / "migrate.log",
             )  # fmt: skip
             api_port = free_port()
             api = Proc(
                 "api",
-                [_bin("steller-server"), "serve", "--host", HOST, "--port", str(api_port),
+                [venv_bin("steller-server"), "serve", "--host", HOST, "--port", str(api_port),
                  "--workers", "2", "--log-level", "warning"],
                 env, logs / "api.log", api_port, ready_path="/api/health",
             )  # fmt: skip
