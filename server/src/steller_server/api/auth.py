@@ -7,9 +7,7 @@ partner (403), client address outside the key's allowlist (403), role too weak (
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 from starlette.requests import Request
 
@@ -17,7 +15,6 @@ from steller_server.api.problems import ProblemError
 from steller_server.api.state import AppState
 from steller_server.db.engine import Database
 from steller_server.domain import admins, keys
-from steller_server.domain.keys import Capability
 from steller_server.domain.models import ApiKey, Partner
 
 
@@ -61,25 +58,18 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-_auth_caches: WeakKeyDictionary[Database, keys.AuthCache] = WeakKeyDictionary()
-
-
 def auth_cache(db: Database) -> keys.AuthCache:
-    """The process's key/partner cache for ``db`` (created and wired to its engine on first use).
+    """The process's key/partner cache for ``db``.
 
     Bound on staleness: see :class:`~steller_server.domain.keys.AuthCache` (writes in this
     process apply at once; other processes' writes within ``AUTH_CACHE_TTL_SECONDS``).
     """
-    cache = _auth_caches.get(db)
-    if cache is None:
-        cache = _auth_caches[db] = keys.AuthCache()
-        cache.watch(db.engine.sync_engine)
-    return cache
+    return db.cache("auth", keys.AuthCache)
 
 
-async def resolve_partner(
-    request: Request, state: AppState, capability: Capability | None
-) -> PartnerPrincipal:
+async def resolve_partner(request: Request, state: AppState) -> PartnerPrincipal:
+    """The partner behind ``x-api-key`` (active, from an allowed address). Whether its role may
+    call the operation is the router's check, so a refusal is still attributed to the key."""
     raw = request.headers.get("x-api-key")
     if not raw:
         raise ProblemError("unauthenticated", "Send your API key in the x-api-key header")
@@ -101,11 +91,6 @@ async def resolve_partner(
         raise ProblemError("partner_suspended", "This partner account is suspended")
     if not keys.ip_allowed(found.key, _client_ip(request)):
         raise ProblemError("ip_not_allowed", "This key may not be used from this address")
-    if capability is not None and not keys.role_allows(found.key.role, capability):
-        raise ProblemError(
-            "insufficient_role",
-            f"A '{found.key.role}' key may not call this operation",
-        )
     if found.key.last_used_at is None or now - found.key.last_used_at > keys.TOUCH_INTERVAL:
         async with state.db.write() as conn:
             await keys.touch_key(conn, key_id=found.key.id, now=now)
@@ -113,9 +98,8 @@ async def resolve_partner(
     return PartnerPrincipal(found.partner, found.key)
 
 
-async def resolve_admin(
-    request: Request, state: AppState, roles: Collection[str] | None
-) -> AdminPrincipal:
+async def resolve_admin(request: Request, state: AppState) -> AdminPrincipal:
+    """The admin session behind the bearer token (roles are the router's check)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -129,8 +113,4 @@ async def resolve_admin(
         )
     if session is None:
         raise ProblemError("invalid_token", "The admin token is not valid or has expired")
-    if roles is not None and session.role not in roles:
-        raise ProblemError(
-            "insufficient_role", f"The '{session.role}' role may not call this operation"
-        )
     return AdminPrincipal(session.user_id, session.email, session.role, session.token_id)

@@ -43,7 +43,7 @@ async def metrics_endpoint(request: Request) -> Response:
     host = request.client.host if request.client else None
     if not client_allowed(state.settings.metrics_allow, host):
         try:
-            await auth.resolve_admin(request, state, None)
+            await auth.resolve_admin(request, state)
         except ProblemError as exc:
             return problem_response(request, exc.code, exc.detail)
     body, content_type = await metrics.exposition(state.db, state.clock())

@@ -276,7 +276,7 @@ async def _authenticate(
     if spec.auth == "partner":
         # The role is checked here rather than in auth.resolve_partner so that a refused call
         # is still attributed to the partner (request log) and to the key's budget.
-        partner = await auth.resolve_partner(ctx.request, state, None)
+        partner = await auth.resolve_partner(ctx.request, state)
         scope_state["partner_id"] = partner.partner_id
         scope_state["key_id"] = partner.key_id
         if "requested_version" not in scope_state:
@@ -290,7 +290,7 @@ async def _authenticate(
             raise _RoleRefused(problem, partner.key_id, limit)
         ctx.partner = partner
         return partner.key_id, limit
-    admin = await auth.resolve_admin(ctx.request, state, None)
+    admin = await auth.resolve_admin(ctx.request, state)
     if spec.roles is not None and admin.role not in spec.roles:
         problem = ProblemError(
             "insufficient_role", f"The '{admin.role}' role may not call this operation"

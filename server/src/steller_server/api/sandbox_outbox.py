@@ -35,11 +35,11 @@ def _loopback(host: str | None) -> bool:
 async def _scope(request: Request, state: AppState) -> str | None:
     """The partner id to restrict the list to (None = every partner)."""
     if request.headers.get("x-api-key"):
-        principal = await auth.resolve_partner(request, state, None)
+        principal = await auth.resolve_partner(request, state)
         return principal.partner_id
     wanted = request.query_params.get("partnerId") or None
     if request.headers.get("authorization"):
-        await auth.resolve_admin(request, state, None)
+        await auth.resolve_admin(request, state)
         return wanted
     if _loopback(request.client.host if request.client else None):
         return wanted

@@ -46,6 +46,7 @@ _WRITE_OPTION = "steller_write"
 NEUTRAL_WRITE = "steller_cache_neutral"
 K = TypeVar("K")
 V = TypeVar("V")
+C = TypeVar("C", bound="WatchedCache[Any, Any]")
 _WRITE_VERBS = ("UPDATE", "DELETE", "INSERT", "WITH", "TRUNCA", "ALTER ", "DROP T")
 
 
@@ -239,6 +240,16 @@ class Database:
         self._autocommit = (
             engine.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres else None
         )
+        self._caches: dict[str, WatchedCache[Any, Any]] = {}
+
+    def cache(self, name: str, make: Callable[[], C]) -> C:
+        """This database's :class:`WatchedCache` called ``name``, made by ``make()`` and wired to
+        the engine on first use: one per database object, so per process and per app."""
+        cache = self._caches.get(name)
+        if cache is None:
+            cache = self._caches[name] = make()
+            cache.watch(self.engine.sync_engine)
+        return cache  # type: ignore[return-value]
 
     @classmethod
     def from_settings(cls, settings: Settings, **engine_kwargs: int) -> Database:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import Select, bindparam, cast, exists, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
@@ -413,20 +412,13 @@ class _PageCache(WatchedCache[_PageKey, bytes]):
         self.rendering = {}
 
 
-_page_caches: WeakKeyDictionary[Database, _PageCache] = WeakKeyDictionary()
-
-
 def page_cache(db: Database) -> WatchedCache[_PageKey, bytes]:
-    """The process's rendered-page cache for ``db`` (created and wired on first use)."""
+    """The process's rendered-page cache for ``db``."""
     return _page_cache(db)
 
 
 def _page_cache(db: Database) -> _PageCache:
-    cache = _page_caches.get(db)
-    if cache is None:
-        cache = _page_caches[db] = _PageCache()
-        cache.watch(db.engine.sync_engine)
-    return cache
+    return db.cache("catalog_pages", _PageCache)
 
 
 async def catalog_page(
