@@ -27,6 +27,7 @@ import asyncio
 import copy
 import datetime as dt
 import functools
+import logging
 import platform
 import random
 import time
@@ -462,7 +463,7 @@ class _BaseAPIClient(Generic[_HttpxClientT]):
 
     @staticmethod
     def _log_response(call: _Call, response: httpx.Response, elapsed: dt.timedelta) -> None:
-        if not logger.isEnabledFor(20):  # INFO: the arguments cost ~1.5 µs (a header lookup)
+        if not logger.isEnabledFor(logging.INFO):  # building the arguments costs ~1.5 µs
             return
         logger.info(
             "%s %s -> %d (request %s, %d ms, %d retries)",

@@ -652,20 +652,27 @@ async def _finish(
         now=now,
     )
     if fresh.refunded_minor:
-        balance = await conn.scalar(
-            select(wallets.c.balance_minor).where(wallets.c.id == fresh.wallet_id)
-        )
-        await note_balance_change(
-            conn,
-            partner_id=fresh.partner_id,
-            wallet_id=fresh.wallet_id,
-            balance_minor=int(balance or 0),
-            currency=fresh.currency,
-            request_id=request_id,
-            now=now,
-        )
+        await _note_refunded_balance(conn, fresh, request_id=request_id, now=now)
     await usage_rollup.record_finished(conn, before=order, after=fresh)
     return fresh
+
+
+async def _note_refunded_balance(
+    conn: AsyncConnection, order: Order, *, request_id: str | None, now: datetime
+) -> None:
+    """After a refund to ``order``'s wallet: the low-balance bookkeeping for its new balance."""
+    balance = await conn.scalar(
+        select(wallets.c.balance_minor).where(wallets.c.id == order.wallet_id)
+    )
+    await note_balance_change(
+        conn,
+        partner_id=order.partner_id,
+        wallet_id=order.wallet_id,
+        balance_minor=int(balance or 0),
+        currency=order.currency,
+        request_id=request_id,
+        now=now,
+    )
 
 
 async def _cancel_pending_fulfilment(conn: AsyncConnection, order_id: str, now: datetime) -> None:
@@ -921,18 +928,7 @@ async def refund_remaining(
             request_id=request_id,
             now=now,
         )
-        balance = await conn.scalar(
-            select(wallets.c.balance_minor).where(wallets.c.id == fresh.wallet_id)
-        )
-        await note_balance_change(
-            conn,
-            partner_id=fresh.partner_id,
-            wallet_id=fresh.wallet_id,
-            balance_minor=int(balance or 0),
-            currency=fresh.currency,
-            request_id=request_id,
-            now=now,
-        )
+        await _note_refunded_balance(conn, fresh, request_id=request_id, now=now)
         await usage_rollup.record_refund(conn, order=fresh, amount_minor=remaining)
         return fresh
 
