@@ -13,12 +13,14 @@ each its own key, rotated per request). Measured in the same run, interleaved wi
 * ceiling (a): a bare Starlette ``POST /api/orders`` (parses the same JSON body, answers 202) under
   the same uvicorn settings (uvloop, httptools, same worker count, access log off), same script;
 * ceiling (b) (PostgreSQL): ``pgbench -M prepared -c32 -j2`` replaying exactly the SQL one order
-  issues. The statements are captured with SQLAlchemy events (``BEGIN``/``COMMIT`` unless the
-  connection is in autocommit, every cursor execute with its parameters, and a ``SELECT 1`` per
-  pool checkout only if ``pool_pre_ping`` is on: the server's own ping runs only on connections
-  that sat idle, never under load) around one in-process ``POST /api/orders`` through the ASGI
-  app, per partner (the second order of each, so the once-a-minute key touch is not in it, and
-  the key is then in the process's 5 s authentication cache, as it is under load); values that
+  issues. The statements are captured where psycopg sends them (every cursor execute with its
+  parameters, whether SQLAlchemy or ``db/driver.py`` runs it; the ``BEGIN`` psycopg sends before
+  a transaction's first statement, never in autocommit; ``COMMIT``/``ROLLBACK``; a ``SELECT 1``
+  per pool checkout only if ``pool_pre_ping`` is on: the server's own ping runs only on
+  connections that sat idle, never under load) around one in-process ``POST /api/orders``
+  through the ASGI app, per partner (the second order of each, so the once-a-minute key touch is
+  not in it, and the key is then in the process's 5 s authentication cache, as it is under
+  load); values that
   differ between two captures (order, ledger and request ids, vendor UUID, referenceId) become
   expressions of a per-client counter, so every replayed transaction is unique. One hot wallet:
   one script; 100 wallets: 100 scripts, pgbench picks one per transaction.
@@ -68,6 +70,7 @@ async def capture_orders(
 ) -> list[tuple[list[Statement], list[Statement]]]:
     """For each key: the statements of its 2nd and 3rd order (in-process, through the ASGI app)."""
     import httpx  # noqa: PLC0415
+    import psycopg  # noqa: PLC0415
     from sqlalchemy import event  # noqa: PLC0415
 
     from steller_server.app import create_app  # noqa: PLC0415
@@ -88,35 +91,45 @@ async def capture_orders(
             if pre_ping:
                 log.append(("SELECT 1", None))
 
-        def autocommit(conn: Any) -> bool:
-            # Database.statement(): psycopg sends no BEGIN/COMMIT in autocommit.
-            return conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        # Recorded where psycopg sends them, so statements the server runs on the driver
+        # connection (db/driver.py) are seen as well as SQLAlchemy's: every cursor execute with
+        # its parameters, the BEGIN psycopg sends before the first statement of a transaction
+        # (never in autocommit: Database.statement()), COMMIT and ROLLBACK when one is open.
+        idle = psycopg.pq.TransactionStatus.IDLE
+        real_execute = psycopg.AsyncCursor.execute
+        real_commit = psycopg.AsyncConnection.commit
+        real_rollback = psycopg.AsyncConnection.rollback
 
-        def on_begin(conn: Any) -> None:
-            if not autocommit(conn):
+        async def execute(cursor: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            connection = cursor.connection
+            if not connection.autocommit and connection.info.transaction_status == idle:
                 log.append(("BEGIN", None))
-
-        def on_commit(conn: Any) -> None:
-            if not autocommit(conn):
-                log.append(("COMMIT", None))
-
-        def on_rollback(conn: Any) -> None:
-            if not autocommit(conn):
-                log.append(("ROLLBACK", None))
-
-        def on_execute(
-            _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
-        ) -> None:
-            if many or not isinstance(parameters, dict):
-                log.append((statement, {"executemany": True}))  # never part of one order
+            if isinstance(query, str):
+                text = query
+            elif isinstance(query, bytes | bytearray):
+                text = bytes(query).decode()
+            else:  # psycopg.sql.Composable
+                text = query.as_string(connection)
+            if params is None or isinstance(params, dict):
+                log.append((text, dict(params) if params else None))
             else:
-                log.append((statement, dict(parameters) if parameters else None))
+                log.append((text, {"positional": True}))  # never part of one order
+            return await real_execute(cursor, query, params, **kwargs)
+
+        async def commit(connection: Any) -> None:
+            if connection.info.transaction_status != idle:
+                log.append(("COMMIT", None))
+            await real_commit(connection)
+
+        async def rollback(connection: Any) -> None:
+            if connection.info.transaction_status != idle:
+                log.append(("ROLLBACK", None))
+            await real_rollback(connection)
 
         event.listen(engine.pool, "checkout", on_checkout)
-        event.listen(engine, "begin", on_begin)
-        event.listen(engine, "commit", on_commit)
-        event.listen(engine, "rollback", on_rollback)
-        event.listen(engine, "before_cursor_execute", on_execute)
+        psycopg.AsyncCursor.execute = execute  # type: ignore[method-assign]
+        psycopg.AsyncConnection.commit = commit  # type: ignore[method-assign]
+        psycopg.AsyncConnection.rollback = rollback  # type: ignore[method-assign]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
@@ -134,7 +147,10 @@ async def capture_orders(
             for key in keys:
                 await one(key)  # the first use of a key also records it (last_used_at)
                 out.append((await one(key), await one(key)))
-        event.remove(engine, "before_cursor_execute", on_execute)
+        psycopg.AsyncCursor.execute = real_execute  # type: ignore[method-assign]
+        psycopg.AsyncConnection.commit = real_commit  # type: ignore[method-assign]
+        psycopg.AsyncConnection.rollback = real_rollback  # type: ignore[method-assign]
+        event.remove(engine.pool, "checkout", on_checkout)
     # Every order must have issued the same statements; anything else means something else
     # (a background task) ran SQL during a capture.
     shapes = Counter(tuple(sql for sql, _ in pair[0]) for pair in out)

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from steller_server.db.engine import Database
-from steller_server.db.tables import events, jobs, ledger_entries, order_cards, orders, wallets
+from steller_server.db.tables import (
+    events,
+    jobs,
+    ledger_entries,
+    order_cards,
+    order_usage_daily,
+    orders,
+    wallets,
+)
 from steller_server.domain import ledger
 from steller_server.domain import orders as order_ops
 from steller_server.domain.crypto import Cipher
@@ -244,11 +254,59 @@ async def test_failure_after_the_debit_rolls_everything_back(
         raise RuntimeError("crash after the debit")
 
     monkeypatch.setattr(ledger, "debit", debit_then_crash)
-    with pytest.raises(RuntimeError, match="crash after the debit"):
-        await _place(database, partner)
+    if database.is_postgres:
+        # The order is ONE statement there (domain/placement.py): make its last part, the usage
+        # rollup upsert after the debit and the ledger row, fail instead (bigint overflow).
+        async with database.write() as conn:
+            await conn.execute(
+                insert(order_usage_daily).values(
+                    partner_id=partner.id,
+                    day=datetime.now(UTC).date(),
+                    sku="AMAZON-US-50",
+                    status="processing",
+                    order_count=1,
+                    total_minor=2**63 - 1,
+                    refunded_minor=0,
+                )
+            )
+        with pytest.raises(DBAPIError, match="out of range"):
+            await _place(database, partner)
+    else:
+        with pytest.raises(RuntimeError, match="crash after the debit"):
+            await _place(database, partner)
 
     assert await _counts(database) == before
     assert await _balance(database, wallet.id) == 50000
+
+
+def _stale_wallet_reads(monkeypatch: pytest.MonkeyPatch, balance_minor: int) -> None:
+    """The pricing read sees ``balance_minor`` whatever the wallet holds: as if other orders
+    of the wallet committed between the read and the write."""
+    real = order_ops._pricing_context
+
+    async def stale(*args: Any, **kwargs: Any) -> Any:
+        product, approval, wallet = await real(*args, **kwargs)
+        return product, approval, replace(wallet, balance_minor=balance_minor)
+
+    monkeypatch.setattr(order_ops, "_pricing_context", stale)
+
+
+async def test_money_spent_since_the_pricing_read_is_refused_at_the_write(
+    database: Database, factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The read says 500.00, the wallet holds 52.49 by the time the order is written: the
+    # debit's guard (PostgreSQL: the wallets CHECK inside the one statement) refuses it.
+    await factory.product()
+    partner, wallet = await factory.partner(balance="52.49", approve={"AMAZON-US-50": "-5"})
+    before = await _counts(database)
+    _stale_wallet_reads(monkeypatch, 50000)
+
+    with pytest.raises(InsufficientFunds, match=r"52\.50 USD"):
+        await _place(database, partner)
+
+    assert await _counts(database) == before
+    assert await _balance(database, wallet.id) == 5249
+    await _assert_ledger_matches(database, wallet.id)
 
 
 async def test_order_refused_when_price_falls_below_cost(database: Database, factory: Any) -> None:
@@ -479,3 +537,28 @@ async def test_low_balance_event_fires_once_when_crossing(database: Database, fa
         )
     assert len(lows) == 1
     assert (lows[0]["balance"], lows[0]["threshold"]) == ("95.00", "100.00")
+
+
+async def test_low_balance_event_fires_when_a_concurrent_order_crossed_first(
+    database: Database, factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The read promises 500.00 (no crossing), the wallet holds 147.50: the order leaves 95.00,
+    # below the threshold, and the event still fires, once.
+    await factory.product()
+    partner, _ = await factory.partner(
+        balance="147.50", approve={"AMAZON-US-50": "-5"}, low_balance_threshold="100.00"
+    )
+    _stale_wallet_reads(monkeypatch, 50000)
+    await _place(database, partner, "lb-0")
+    await _place(database, partner, "lb-1")  # 42.50: still below, no second event
+    async with database.read() as conn:
+        lows = (
+            (
+                await conn.execute(
+                    select(events.c.payload).where(events.c.type == "wallet.low_balance")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [(e["balance"], e["threshold"]) for e in lows] == [("95.00", "100.00")]

@@ -15,19 +15,18 @@ Refunds (:func:`refund_order`) are capped by a conditional update
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from steller_server.db.dialect import insert_ignore
+from steller_server.db.driver import DriverStatement
 from steller_server.db.engine import Database
 from steller_server.db.tables import jobs as jobs_table
 from steller_server.db.tables import (
@@ -39,12 +38,22 @@ from steller_server.db.tables import (
     products,
     wallets,
 )
-from steller_server.domain import audit, events, jobs, ledger, money, pricing, usage_rollup
+from steller_server.domain import (
+    audit,
+    events,
+    jobs,
+    ledger,
+    money,
+    placement,
+    pricing,
+    usage_rollup,
+)
 from steller_server.domain.audit import canonical_json
 from steller_server.domain.clock import utcnow
 from steller_server.domain.crypto import Cipher
 from steller_server.domain.errors import (
     DomainError,
+    InsufficientFunds,
     InvalidState,
     NotFound,
     PartnerSuspended,
@@ -65,6 +74,7 @@ from steller_server.domain.models import (
 from steller_server.domain.pagination import DEFAULT_LIMIT, Page, fetch_page
 from steller_server.domain.serialize import ledger_entry_public, order_public
 from steller_server.domain.wallets import note_balance_change
+from steller_server.observability import metrics
 
 __all__ = [
     "REFUND_KINDS",
@@ -256,11 +266,13 @@ _CONTEXT = (
 async def _pricing_context(
     conn: AsyncConnection, *, partner: Partner, sku: str
 ) -> tuple[Product | None, Approval | None, Wallet]:
-    row = (
-        (await conn.execute(_CONTEXT, {"sku": sku, "partner_id": partner.id}))
-        .mappings()
-        .one_or_none()
-    )
+    values = {"sku": sku, "partner_id": partner.id}
+    if conn.dialect.name == "postgresql":
+        row: Mapping[Any, Any] | None = await _driver(conn, "context", lambda: _CONTEXT).first(
+            conn, values
+        )
+    else:
+        row = (await conn.execute(_CONTEXT, values)).mappings().one_or_none()
     if row is None:
         raise NotFound("wallet not found")
     wallet = Wallet(**{name: row[f"w_{name}"] for name in _WALLET_FIELDS})
@@ -366,73 +378,106 @@ def _insert_order(conn: AsyncConnection) -> Any:
     return stmt
 
 
-#: The fulfilment job's columns, as :func:`jobs.enqueue` writes them (``status`` pending,
-#: ``attempts`` 0, ``run_at`` = ``created_at`` = ``updated_at`` = now).
-_JOB_PARAMS = ("kind", "payload", "max_attempts", "dedupe_key", "request_id")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Accepted:
+    """An order priced, affordable at the time of the read, and ready to be written."""
+
+    row: dict[str, Any]
+    wallet: Wallet
+    description: str  # its ledger line
 
 
-@lru_cache(maxsize=1)
-def _insert_order_and_job() -> Any:
-    """PostgreSQL: the order row and its fulfilment job as ONE statement (a data-modifying CTE):
-    ``WITH placed AS (INSERT INTO orders … ON CONFLICT DO NOTHING RETURNING id) INSERT INTO jobs
-    … SELECT … FROM placed RETURNING id``. A row back means both were written; none means the
-    ``referenceId`` was taken (nothing written). One round trip and one prebuilt statement
-    instead of two, one of them built per order by :func:`jobs.enqueue`."""
-    placed = (
-        postgresql.insert(orders)
-        .values({c.name: bindparam(c.name, type_=c.type) for c in orders.c})
-        .on_conflict_do_nothing(index_elements=["partner_id", "reference_id"])
-        .returning(orders.c.id)
-        .cte("placed")
+def _insufficient(amount_minor: int, currency: str) -> InsufficientFunds:
+    return InsufficientFunds(
+        f"wallet balance is below {money.format_amount(amount_minor, currency)} {currency}"
     )
-    now = bindparam("j_now", type_=jobs_table.c.created_at.type)
-    columns: dict[str, Any] = {
-        name: bindparam(f"j_{name}", type_=jobs_table.c[name].type) for name in _JOB_PARAMS
+
+
+async def _accept(
+    conn: AsyncConnection,
+    *,
+    partner: Partner,
+    sku: str,
+    face_value: Decimal,
+    quantity: int,
+    reference_id: str,
+    expected_total: Decimal | None,
+    request_hash: str,
+    request_id: str | None,
+    order_fee: Decimal,
+    fee_currency: str,
+    now: datetime,
+) -> _Accepted | tuple[Order, bool]:
+    """Price the order from one read (wallet, product, approval) and refuse it before anything
+    is written when pricing, ``expectedTotal`` or the balance say no — unless ``referenceId``
+    was used already: a replay answers the order it replays (``(order, False)``), never today's
+    verdict."""
+    product, approval, wallet = await _pricing_context(conn, partner=partner, sku=sku)
+    fx = await _fx_for(conn, product, wallet.currency, fee_currency)
+    try:
+        result = pricing.price(
+            product=product,
+            approval=approval,
+            face_value=face_value,
+            quantity=quantity,
+            wallet_currency=wallet.currency,
+            fx=fx,
+            order_fee=order_fee,
+            fee_currency=fee_currency,
+        )
+        pricing.check_expected_total(result, expected_total)
+        if wallet.balance_minor < result.total_minor:
+            raise _insufficient(result.total_minor, wallet.currency)
+    except DomainError:
+        existing = await _find_by_reference(conn, partner.id, reference_id)
+        if existing is not None:
+            return _replay(existing, request_hash)
+        raise
+    if product is None:  # pragma: no cover - price() already refused it
+        raise ProductNotAvailable("this product is not available to you")
+    row: dict[str, Any] = {
+        "id": new_id("ord"),
+        "partner_id": partner.id,
+        "wallet_id": wallet.id,
+        "reference_id": reference_id,
+        "request_hash": request_hash,
+        "sku": product.sku,
+        "product_name": product.name,
+        "brand_name": product.brand_name,
+        "face_value_minor": result.face_value_minor,
+        "face_currency": result.face_currency,
+        "quantity": quantity,
+        "quantity_fulfilled": 0,
+        "unit_price_minor": result.unit_price_minor,
+        "total_minor": result.total_minor,
+        "refunded_minor": 0,
+        "currency": wallet.currency,
+        "discount_percent": result.discount_percent,
+        "exchange_rate": result.exchange_rate.quantize(Decimal("1e-12")),
+        "status": "processing",
+        "failure_reason": None,
+        "vendor_request_id": new_vendor_request_id(),
+        "vendor_order_id": None,
+        "vendor_status": None,
+        "vendor_submitted_at": None,
+        "request_id": request_id,
+        "created_at": now,
+        "updated_at": now,
+        "completed_at": None,
     }
-    columns.update(
-        status=literal("pending", jobs_table.c.status.type),
-        attempts=literal(0, jobs_table.c.attempts.type),
-        run_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    return (
-        insert(jobs_table)
-        .from_select(list(columns), select(*columns.values()).select_from(placed))
-        .returning(jobs_table.c.id)
-    )
+    face = money.format_amount(result.face_value_minor, result.face_currency)
+    description = f"Order {row['id']}: {quantity} \u00d7 {product.name} {face}"
+    return _Accepted(row=row, wallet=wallet, description=description)
 
 
-async def _insert_order_with_job(
-    conn: AsyncConnection, row: dict[str, Any], *, request_id: str | None, now: datetime
-) -> bool:
-    """Write the order row and its fulfilment job; False (nothing written) when the partner's
-    ``referenceId`` is already taken. The job goes before the debit, which takes the wallet row
-    lock held until COMMIT."""
-    payload = {"orderId": row["id"]}
-    dedupe_key = f"fulfilment:{row['id']}"
-    if conn.dialect.name == "postgresql":
-        job = {
-            "j_kind": jobs.FULFILMENT,
-            "j_payload": payload,
-            "j_max_attempts": _FULFILMENT_MAX_ATTEMPTS,
-            "j_dedupe_key": dedupe_key,
-            "j_request_id": request_id,
-            "j_now": now,
-        }
-        return (await conn.execute(_insert_order_and_job(), {**row, **job})).first() is not None
-    if (await conn.execute(_insert_order(conn), row)).first() is None:
-        return False
-    await jobs.enqueue(
-        conn,
-        kind=jobs.FULFILMENT,
-        payload=payload,
-        dedupe_key=dedupe_key,
-        request_id=request_id,
-        now=now,
-        max_attempts=_FULFILMENT_MAX_ATTEMPTS,
-    )
-    return True
+async def _replay_of_race(
+    conn: AsyncConnection, partner_id: str, reference_id: str, request_hash: str
+) -> tuple[Order, bool]:
+    # A concurrent request with the same referenceId committed first.
+    raced = await _find_by_reference(conn, partner_id, reference_id)
+    if raced is None:  # pragma: no cover - the conflicting row is committed
+        raise ReferenceConflict("referenceId is being used by another request")
+    return _replay(raced, request_hash)
 
 
 async def place_order(
@@ -453,105 +498,60 @@ async def place_order(
 ) -> tuple[Order, bool]:
     """Accept an order: ``(order, True)`` when created, ``(existing, False)`` for a replay.
 
-    One write transaction: price (wallet, product and approval in one statement),
-    expectedTotal check, order row (``processing``, ``INSERT … ON CONFLICT DO NOTHING`` on
-    ``(partner_id, referenceId)``) and fulfilment job (one statement on PostgreSQL), then the
-    guarded debit + ledger row (one statement on PostgreSQL, so the wallet row stays locked only
-    from there to COMMIT), and the low-balance event. Any error (``InsufficientFunds``,
-    ``PriceBelowCost``…) rolls everything back: nothing written.
+    All or nothing: the price (wallet, product and approval read in one statement),
+    ``expectedTotal`` and the balance are checked first, then the order row (``processing``,
+    ``INSERT … ON CONFLICT DO NOTHING`` on ``(partner_id, referenceId)``), its fulfilment job,
+    the debit with its ledger row, the usage rollup and, when the balance falls below the
+    partner's threshold, the low-balance event are written together. On PostgreSQL the write is
+    ONE statement (:mod:`steller_server.domain.placement`; no ``BEGIN``/``COMMIT``), on SQLite
+    one transaction. Any error (``InsufficientFunds``, ``PriceBelowCost``…) leaves nothing
+    written.
 
     Replays: a ``referenceId`` already used answers the existing order when ``request_hash`` is
     the same and raises :class:`ReferenceConflict` otherwise, whatever the product, price or
     wallet balance are now. The normal path does not look the reference up first: the
-    ``ON CONFLICT`` insert detects a replay before any money moves, and when pricing refuses the
-    order (e.g. the product became unavailable since) the reference is looked up before that
-    error is raised, so a replay is never answered with a pricing error.
+    ``ON CONFLICT`` insert detects a replay before any money moves, and when the order is
+    refused (e.g. the product became unavailable since) the reference is looked up before that
+    error is raised, so a replay is never answered with a refusal.
     """
     if not partner.is_active:
         raise PartnerSuspended("partner is suspended")
     now = now or utcnow()
+    terms: dict[str, Any] = {
+        "partner": partner,
+        "sku": sku,
+        "face_value": face_value,
+        "quantity": quantity,
+        "reference_id": reference_id,
+        "expected_total": expected_total,
+        "request_hash": request_hash,
+        "request_id": request_id,
+        "order_fee": order_fee,
+        "fee_currency": fee_currency,
+        "now": now,
+    }
     try:
+        if db.is_postgres:
+            return await _place_in_one_statement(db, terms, actor=actor)
         async with db.write() as conn:
-            product, approval, wallet = await _pricing_context(conn, partner=partner, sku=sku)
-            fx = await _fx_for(conn, product, wallet.currency, fee_currency)
-            try:
-                result = pricing.price(
-                    product=product,
-                    approval=approval,
-                    face_value=face_value,
-                    quantity=quantity,
-                    wallet_currency=wallet.currency,
-                    fx=fx,
-                    order_fee=order_fee,
-                    fee_currency=fee_currency,
-                )
-                pricing.check_expected_total(result, expected_total)
-            except DomainError:
-                # A replay answers the order it replays, never today's pricing verdict.
-                existing = await _find_by_reference(conn, partner.id, reference_id)
-                if existing is not None:
-                    return _replay(existing, request_hash)
-                raise
-            if product is None:  # pragma: no cover - price() already refused it
-                raise ProductNotAvailable("this product is not available to you")
-            row: dict[str, Any] = {
-                "id": new_id("ord"),
-                "partner_id": partner.id,
-                "wallet_id": wallet.id,
-                "reference_id": reference_id,
-                "request_hash": request_hash,
-                "sku": product.sku,
-                "product_name": product.name,
-                "brand_name": product.brand_name,
-                "face_value_minor": result.face_value_minor,
-                "face_currency": result.face_currency,
-                "quantity": quantity,
-                "quantity_fulfilled": 0,
-                "unit_price_minor": result.unit_price_minor,
-                "total_minor": result.total_minor,
-                "refunded_minor": 0,
-                "currency": wallet.currency,
-                "discount_percent": result.discount_percent,
-                "exchange_rate": result.exchange_rate.quantize(Decimal("1e-12")),
-                "status": "processing",
-                "failure_reason": None,
-                "vendor_request_id": new_vendor_request_id(),
-                "vendor_order_id": None,
-                "vendor_status": None,
-                "vendor_submitted_at": None,
-                "request_id": request_id,
-                "created_at": now,
-                "updated_at": now,
-                "completed_at": None,
-            }
+            accepted = await _accept(conn, **terms)
+            if isinstance(accepted, tuple):
+                return accepted
+            row = accepted.row
             if not await _insert_order_with_job(conn, row, request_id=request_id, now=now):
-                # A concurrent request with the same referenceId committed first.
-                raced = await _find_by_reference(conn, partner.id, reference_id)
-                if raced is None:  # pragma: no cover - the conflicting row is committed
-                    raise ReferenceConflict("referenceId is being used by another request")
-                return _replay(raced, request_hash)
-            face = money.format_amount(result.face_value_minor, result.face_currency)
+                return await _replay_of_race(conn, partner.id, reference_id, request_hash)
             entry = await ledger.debit(
                 conn,
-                wallet_id=wallet.id,
-                amount_minor=result.total_minor,
-                description=f"Order {row['id']}: {quantity} \u00d7 {product.name} {face}",
+                wallet_id=accepted.wallet.id,
+                amount_minor=row["total_minor"],
+                description=accepted.description,
                 actor=actor,
                 order_id=row["id"],
                 entry_key=f"order:{row['id']}",
                 request_id=request_id,
                 now=now,
             )
-            if entry.balance_after_minor < partner.low_balance_threshold_minor:
-                await note_balance_change(
-                    conn,
-                    partner_id=partner.id,
-                    wallet_id=wallet.id,
-                    balance_minor=entry.balance_after_minor,
-                    currency=wallet.currency,
-                    request_id=request_id,
-                    now=now,
-                )
+            await _note_low_balance(conn, partner, accepted, entry.balance_after_minor)
             await usage_rollup.record_accepted(conn, row)
             return Order.from_row(row), True
     except IntegrityError:
@@ -561,6 +561,128 @@ async def place_order(
         if existing is None:
             raise
         return _replay(existing, request_hash)
+
+
+async def _place_in_one_statement(
+    db: Database, terms: dict[str, Any], *, actor: str
+) -> tuple[Order, bool]:
+    """PostgreSQL: the pricing read and the placement statement, each atomic on its own, on
+    one autocommit connection. When the read shows the order taking the wallet below the
+    partner's low-balance threshold, the statement and the threshold check run in one
+    transaction instead, so the ``wallet.low_balance`` event commits with the order."""
+    partner: Partner = terms["partner"]
+    threshold = partner.low_balance_threshold_minor
+    async with db.statement() as conn:
+        accepted = await _accept(conn, **terms)
+        if isinstance(accepted, tuple):
+            return accepted
+        if accepted.wallet.balance_minor - accepted.row["total_minor"] >= threshold:
+            balance_after = await _write_placement(conn, accepted, actor=actor, committed=True)
+            if balance_after is None:
+                return await _replay_of_race(
+                    conn, partner.id, terms["reference_id"], terms["request_hash"]
+                )
+            if balance_after >= threshold:
+                return Order.from_row(accepted.row), True
+            # A concurrent order of this wallet spent first: check the threshold now.
+            async with db.write() as tx:
+                await _note_low_balance(tx, partner, accepted, balance_after)
+            return Order.from_row(accepted.row), True
+    async with db.write() as conn:
+        balance_after = await _write_placement(conn, accepted, actor=actor, committed=False)
+        if balance_after is None:
+            return await _replay_of_race(
+                conn, partner.id, terms["reference_id"], terms["request_hash"]
+            )
+        await _note_low_balance(conn, partner, accepted, balance_after)
+        return Order.from_row(accepted.row), True
+
+
+async def _write_placement(
+    conn: AsyncConnection, accepted: _Accepted, *, actor: str, committed: bool
+) -> int | None:
+    """Run :func:`placement.statement`: the balance after the debit, or None when the
+    ``referenceId`` is taken (nothing written). :class:`InsufficientFunds` when a concurrent
+    order spent the money since the read (the balance CHECK refused the debit). ``committed``:
+    ``conn`` is in autocommit, so the statement is committed when it returns."""
+    row = accepted.row
+    params = placement.parameters(
+        row,
+        job={
+            "kind": jobs.FULFILMENT,
+            "payload": {"orderId": row["id"]},
+            "max_attempts": _FULFILMENT_MAX_ATTEMPTS,
+            "dedupe_key": f"fulfilment:{row['id']}",
+            "request_id": row["request_id"],
+        },
+        entry={
+            "id": new_id("txn"),
+            "description": accepted.description[:500],
+            "actor": actor,
+            "entry_key": f"order:{row['id']}",
+            "request_id": row["request_id"],
+        },
+        day=usage_rollup.day_of(row["created_at"]),
+    )
+    try:
+        moved = await _driver(conn, "placement", placement.statement).first(conn, params)
+    except IntegrityError as exc:
+        if placement.is_overdraft(exc):
+            raise _insufficient(row["total_minor"], row["currency"]) from exc
+        raise
+    if moved is None:
+        return None
+    if committed:
+        metrics.ledger_committed("debit", row["currency"], -row["total_minor"])
+    else:
+        metrics.ledger_posted(conn, "debit", row["currency"], -row["total_minor"])
+    return int(moved["balance_minor"])
+
+
+#: PostgreSQL: the order's two statements, compiled once and run on the psycopg connection.
+_DRIVER_STATEMENTS: dict[str, DriverStatement] = {}
+
+
+def _driver(conn: AsyncConnection, name: str, build: Callable[[], Any]) -> DriverStatement:
+    found = _DRIVER_STATEMENTS.get(name)
+    if found is None:
+        found = _DRIVER_STATEMENTS[name] = DriverStatement(build(), conn.dialect)
+    return found
+
+
+async def _note_low_balance(
+    conn: AsyncConnection, partner: Partner, accepted: _Accepted, balance_after: int
+) -> None:
+    if balance_after < partner.low_balance_threshold_minor:
+        await note_balance_change(
+            conn,
+            partner_id=partner.id,
+            wallet_id=accepted.wallet.id,
+            balance_minor=balance_after,
+            currency=accepted.wallet.currency,
+            request_id=accepted.row["request_id"],
+            now=accepted.row["created_at"],
+        )
+
+
+async def _insert_order_with_job(
+    conn: AsyncConnection, row: dict[str, Any], *, request_id: str | None, now: datetime
+) -> bool:
+    """SQLite: write the order row and its fulfilment job; False (nothing written) when the
+    partner's ``referenceId`` is already taken. The job goes before the debit, which takes the
+    wallet row lock held until COMMIT."""
+    if (await conn.execute(_insert_order(conn), row)).first() is None:
+        return False
+    await jobs.enqueue(
+        conn,
+        kind=jobs.FULFILMENT,
+        payload={"orderId": row["id"]},
+        dedupe_key=f"fulfilment:{row['id']}",
+        request_id=request_id,
+        now=now,
+        max_attempts=_FULFILMENT_MAX_ATTEMPTS,
+    )
+    return True
 
 
 # -- refunds ------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ and still gives the same figures.
 
 Kept in the same transaction as each order change, by ``domain.orders``:
 
-- :func:`record_accepted` — a new ``processing`` order;
+- :func:`record_accepted` — a new ``processing`` order (on PostgreSQL the order's placement
+  statement does the same upsert itself: ``domain.placement``);
 - :func:`record_finished` — a ``processing`` order became final, with the refunds made in that
   transaction (one statement moves it from the ``processing`` group to its new one);
 - :func:`record_refund` — a refund of an order whose status does not change (admin refund).
@@ -37,6 +38,7 @@ from steller_server.db.tables import orders
 from steller_server.domain.models import Order
 
 __all__ = [
+    "day_of",
     "raw_groups",
     "rebuild",
     "record_accepted",
@@ -50,7 +52,8 @@ Group = tuple[date, str, str, int, int, int]
 _KEY = ("partner_id", "day", "sku", "status")
 
 
-def _day(created_at: datetime) -> date:
+def day_of(created_at: datetime) -> date:
+    """The rollup day of an order created at ``created_at`` (its UTC day)."""
     if created_at.tzinfo is None:  # naive values are UTC throughout the schema
         return created_at.date()
     return created_at.astimezone(UTC).date()
@@ -91,7 +94,7 @@ def _delta(
     n, total, refunded = figures
     return {
         "partner_id": partner_id,
-        "day": _day(created_at),
+        "day": day_of(created_at),
         "sku": sku,
         "status": status,
         "order_count": n,

@@ -258,21 +258,24 @@ def ledger_posted(conn: AsyncConnection, entry_type: str, currency: str, amount_
     """Count a ledger movement once ``conn``'s transaction commits (never if it rolls back)."""
     if not _enabled:
         return
-
-    def observe() -> None:
-        children = _ledger_children.get((entry_type, currency))
-        if children is None:
-            m = _m()
-            children = (
-                m.wallet_count.labels(entry_type, currency),
-                m.wallet_amount.labels(entry_type, currency),
-            )
-            _ledger_children[(entry_type, currency)] = children
-        children[0].inc()
-        children[1].inc(abs(amount_minor))
-
     pending: list[Callable[[], None]] = conn.info.setdefault(_AFTER_COMMIT, [])
-    pending.append(observe)
+    pending.append(lambda: ledger_committed(entry_type, currency, amount_minor))
+
+
+def ledger_committed(entry_type: str, currency: str, amount_minor: int) -> None:
+    """Count a ledger movement already committed (a statement run in autocommit)."""
+    if not _enabled:
+        return
+    children = _ledger_children.get((entry_type, currency))
+    if children is None:
+        m = _m()
+        children = (
+            m.wallet_count.labels(entry_type, currency),
+            m.wallet_amount.labels(entry_type, currency),
+        )
+        _ledger_children[(entry_type, currency)] = children
+    children[0].inc()
+    children[1].inc(abs(amount_minor))
 
 
 @event.listens_for(Engine, "commit")
