@@ -15,11 +15,27 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import psycopg
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from steller_server.db.engine import Database
 from steller_server.db.tables import request_logs
 from steller_server.domain.ids import new_id
 
 log = logging.getLogger("steller.request_logs")
+
+_COLUMNS = (
+    "id",
+    "request_id",
+    "partner_id",
+    "key_id",
+    "method",
+    "path",
+    "status",
+    "latency_ms",
+    "created_at",
+)
+_COPY = f"COPY request_logs ({', '.join(_COLUMNS)}) FROM STDIN"
 
 
 class RequestLogSink:
@@ -65,7 +81,10 @@ class RequestLogSink:
             return 0
         try:
             async with self._db.write() as conn:
-                await conn.execute(request_logs.insert(), batch)
+                if self._db.is_postgres:
+                    await _copy(conn, batch)
+                else:
+                    await conn.execute(request_logs.insert(), batch)
         except Exception:
             self._buffer.extendleft(reversed(batch))
             task = asyncio.current_task()
@@ -93,3 +112,17 @@ class RequestLogSink:
                 await self._task
             self._task = None
         await self.flush()
+
+
+async def _copy(conn: AsyncConnection, batch: list[dict[str, Any]]) -> None:
+    """PostgreSQL: the batch through ``COPY … FROM STDIN`` on the transaction's psycopg
+    connection. A flush of a few hundred rows then costs a fraction of an ``INSERT`` with
+    SQLAlchemy's per-row parameter processing, a burst that otherwise delays the requests the
+    event loop is serving meanwhile."""
+    fairy = conn.sync_connection.connection if conn.sync_connection else None
+    if fairy is None:  # pragma: no cover - a connected AsyncConnection has one
+        raise RuntimeError("connection is closed")
+    driver: psycopg.AsyncConnection[Any] = fairy.driver_connection  # type: ignore[assignment]
+    async with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
+        for row in batch:
+            await copy.write_row([row[name] for name in _COLUMNS])

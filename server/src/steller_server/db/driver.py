@@ -42,7 +42,8 @@ _Processor = Callable[[Any], Any]
 
 
 class DriverStatement:
-    """``statement`` compiled once for ``dialect`` (PostgreSQL + psycopg); see the module."""
+    """``statement`` compiled once for ``dialect`` (PostgreSQL + psycopg); see the module. It
+    must return rows (a ``SELECT``, or DML with ``RETURNING``)."""
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         if dialect.driver != "psycopg":
@@ -84,7 +85,7 @@ class DriverStatement:
         cursor = driver.cursor()
         try:
             await cursor.execute(self.sql, params, prepare=True)
-            row = await cursor.fetchone() if cursor.description is not None else None
+            row = await cursor.fetchone()
             processors = self._results
             if processors is None:
                 processors = self._results = self._result_processors(cursor)
