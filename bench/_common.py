@@ -528,6 +528,53 @@ def run_wrk(
     return parse_wrk(done.stdout)
 
 
+# -- CPU accounting -----------------------------------------------------------------------------
+
+
+def _cpu_of(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` so far (Linux ``/proc``), None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """The local PostgreSQL server's processes (postmaster and every backend)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    out.append(int(entry.name))
+    return out
+
+
+class CpuMeter:
+    """CPU seconds that groups of processes spend over a block (a process that appears during
+    it counts whole). ``with CpuMeter({"server": pids, "postgres": postgres_pids}) as m: …``,
+    then ``m.seconds``; each group is a callable listing its pids, asked at both ends."""
+
+    def __init__(self, groups: dict[str, Callable[[], Sequence[int]]]) -> None:
+        self._groups = groups
+        self._before: dict[str, dict[int, float]] = {}
+        self.seconds: dict[str, float] = {}
+
+    def _read(self, name: str) -> dict[int, float]:
+        found = {pid: _cpu_of(pid) for pid in self._groups[name]()}
+        return {pid: cpu for pid, cpu in found.items() if cpu is not None}
+
+    def __enter__(self) -> CpuMeter:
+        self._before = {name: self._read(name) for name in self._groups}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for name in self._groups:
+            before, after = self._before[name], self._read(name)
+            self.seconds[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 def write_lines(path: Path, lines: Sequence[str]) -> Path:
     path.write_text("".join(f"{line}\n" for line in lines))
     return path

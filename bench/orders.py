@@ -38,11 +38,14 @@ import asyncio
 import contextlib
 import json
 import re
+import resource
 import secrets
+import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -308,9 +311,16 @@ def run_pgbench(url: str, scripts: list[Path], *, duration: float, folder: Path)
     for script in scripts:
         argv += ["-f", f"{script}@1"]
     argv.append(url)
-    done = subprocess.run(
-        argv, capture_output=True, text=True, check=False, timeout=duration + 120, cwd=folder
-    )
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with c.CpuMeter({"postgres": c.postgres_pids}) as meter:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=duration + 120, cwd=folder
+        )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = {
+        "postgres": meter.seconds["postgres"],
+        "client": (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime),
+    }
     output = done.stdout + done.stderr
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", output)
     processed = re.search(r"number of transactions actually processed: (\d+)", output)
@@ -324,13 +334,23 @@ def run_pgbench(url: str, scripts: list[Path], *, duration: float, folder: Path)
             fields = line.split()
             if len(fields) >= 3 and fields[2].isdigit():
                 latencies.append(int(fields[2]) / 1000)
-    return c.LoadResult(
+    result = c.LoadResult(
         requests=int(processed.group(1)), seconds=duration, rps=float(tps.group(1)),
         p50_ms=c.percentile(latencies, 50), p90_ms=c.percentile(latencies, 90),
         p99_ms=c.percentile(latencies, 99),
         errors=(int(failed.group(1)) if failed else 0) + (1 if aborted else 0),
         extra={"stderr_tail": done.stderr[-500:]} if done.returncode else {},
     )  # fmt: skip
+    return _with_cpu(result, cpu)
+
+
+def _with_cpu(result: c.LoadResult, seconds: dict[str, float]) -> c.LoadResult:
+    """Record the CPU each process group spent per order (ms) in ``result.extra``."""
+    if result.requests:
+        result.extra["cpu_ms_per_order"] = {
+            name: round(1000 * cpu / result.requests, 3) for name, cpu in seconds.items()
+        }
+    return result
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -441,13 +461,22 @@ def main() -> int:
                 for kind, s in seeded.items()
             }
 
-            def wrk_orders(port: int, keys: Path, kind: str) -> c.LoadResult:
+            def wrk_orders(
+                port: int, keys: Path, kind: str, proc: c.Proc | None = None
+            ) -> c.LoadResult:
                 sku = seeded[kind].skus[0] if kind in seeded else "BENCH-US-USD-000"
-                return c.run_wrk(
-                    f"http://{c.HOST}:{port}", duration=args.duration, connections=CLIENTS,
-                    script=c.LUA_DIR / "orders.lua",
-                    script_args=[str(keys), sku, FACE, f"w{secrets.token_hex(4)}"],
-                )  # fmt: skip
+                groups: dict[str, Callable[[], Sequence[int]]] = {}
+                if proc is not None:  # the server's processes, and PostgreSQL's it drives
+                    groups["server"] = lambda: proc.pids
+                    if kind == "postgres":
+                        groups["postgres"] = c.postgres_pids
+                with c.CpuMeter(groups) as meter:
+                    result = c.run_wrk(
+                        f"http://{c.HOST}:{port}", duration=args.duration, connections=CLIENTS,
+                        script=c.LUA_DIR / "orders.lua",
+                        script_args=[str(keys), sku, FACE, f"w{secrets.token_hex(4)}"],
+                    )  # fmt: skip
+                return _with_cpu(result, meter.seconds)
 
             for rep in range(repeat):
                 print(
@@ -468,10 +497,13 @@ def main() -> int:
                         server = c.steller_server(urls[kind], workers=workers, logs=tmp)
                         with c.running(server) as proc:
                             hot, spread_keys = key_files[kind]
-                            record(f"{kind}/{workers}w/hot", wrk_orders(proc.port or 0, hot, kind))
+                            record(
+                                f"{kind}/{workers}w/hot",
+                                wrk_orders(proc.port or 0, hot, kind, proc),
+                            )
                             record(
                                 f"{kind}/{workers}w/spread",
-                                wrk_orders(proc.port or 0, spread_keys, kind),
+                                wrk_orders(proc.port or 0, spread_keys, kind, proc),
                             )
                 if "postgres" in urls:
                     captures = scripts_src["captures"]
@@ -521,6 +553,13 @@ def main() -> int:
                 info["orders_in_db"][kind] = count_orders(url)
 
     summary = {name: c.median_result(results) for name, results in measured.items()}
+    for name, results in measured.items():
+        per_run = [r.extra["cpu_ms_per_order"] for r in results if "cpu_ms_per_order" in r.extra]
+        if per_run:
+            summary[name]["cpu_ms_per_order"] = {
+                group: round(statistics.median(run[group] for run in per_run), 3)
+                for group in per_run[0]
+            }
     rows = []
     for name, s in summary.items():
         parts = name.split("/")
@@ -543,6 +582,10 @@ def main() -> int:
                 s["errors"],
                 "-" if ratio_a is None else f"{ratio_a:.1%}",
                 "-" if ratio_b is None else f"{ratio_b:.1%}",
+                " / ".join(
+                    f"{group} {ms:.2f}" for group, ms in s.get("cpu_ms_per_order", {}).items()
+                )
+                or "-",
             ]
         )
     verdicts = {}
@@ -556,7 +599,16 @@ def main() -> int:
     print()
     print(
         c.table(
-            ["config", "orders/s", "p50 ms", "p99 ms", "errors", "vs bare (a)", "vs pgbench (b)"],
+            [
+                "config",
+                "orders/s",
+                "p50 ms",
+                "p99 ms",
+                "errors",
+                "vs bare (a)",
+                "vs pgbench (b)",
+                "CPU ms per order",
+            ],
             rows,
         )
     )

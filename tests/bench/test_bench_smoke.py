@@ -195,6 +195,11 @@ def test_orders_smoke_postgres_with_pgbench_ceiling(tmp_path: Path) -> None:
     } <= set(results)
     assert all(r["errors"] == 0 and r["requests"] > 0 for r in results.values())
     assert results["postgres/2w/spread"]["ratio_to_pgbench"] > 0
+    # CPU per order of each side, for "what limits it": the server's processes and PostgreSQL's
+    # under the server; PostgreSQL and the pgbench client under the replay.
+    assert set(results["postgres/2w/spread"]["cpu_ms_per_order"]) == {"server", "postgres"}
+    assert results["postgres/2w/spread"]["cpu_ms_per_order"]["server"] > 0
+    assert set(results["pgbench/spread"]["cpu_ms_per_order"]) == {"postgres", "client"}
     assert "INSERT INTO orders" in doc["pgbench_script_one_order"]
 
 
