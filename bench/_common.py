@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -552,27 +553,49 @@ def postgres_pids() -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds that groups of processes spend over a block (a process that appears during
-    it counts whole). ``with CpuMeter({"server": pids, "postgres": postgres_pids}) as m: …``,
-    then ``m.seconds``; each group is a callable listing its pids, asked at both ends."""
+    """CPU seconds that groups of processes spend over a block:
+    ``with CpuMeter({"server": pids, "postgres": postgres_pids}) as m: …``, then ``m.seconds``.
 
-    def __init__(self, groups: dict[str, Callable[[], Sequence[int]]]) -> None:
+    Each group is a callable listing its pids. A thread re-reads them every ``interval`` s and
+    keeps each process's latest figure, so a process that appears during the block counts whole
+    and one that exits (a pgbench connection's backend) counts up to its last reading."""
+
+    def __init__(
+        self, groups: dict[str, Callable[[], Sequence[int]]], *, interval: float = 0.2
+    ) -> None:
         self._groups = groups
-        self._before: dict[str, dict[int, float]] = {}
+        self._interval = interval
+        self._first: dict[str, dict[int, float]] = {}
+        self._last: dict[str, dict[int, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="cpu-meter", daemon=True)
         self.seconds: dict[str, float] = {}
 
-    def _read(self, name: str) -> dict[int, float]:
-        found = {pid: _cpu_of(pid) for pid in self._groups[name]()}
-        return {pid: cpu for pid, cpu in found.items() if cpu is not None}
+    def _read(self) -> None:
+        for name, pids in self._groups.items():
+            last = self._last.setdefault(name, {})
+            for pid in pids():
+                cpu = _cpu_of(pid)
+                if cpu is not None:
+                    last[pid] = cpu
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._read()
 
     def __enter__(self) -> CpuMeter:
-        self._before = {name: self._read(name) for name in self._groups}
+        self._read()
+        self._first = {name: dict(last) for name, last in self._last.items()}
+        self._thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._read()
         for name in self._groups:
-            before, after = self._before[name], self._read(name)
-            self.seconds[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+            first, last = self._first.get(name, {}), self._last.get(name, {})
+            self.seconds[name] = sum(cpu - first.get(pid, 0.0) for pid, cpu in last.items())
 
 
 def write_lines(path: Path, lines: Sequence[str]) -> Path:

@@ -467,7 +467,8 @@ def main() -> int:
                 sku = seeded[kind].skus[0] if kind in seeded else "BENCH-US-USD-000"
                 groups: dict[str, Callable[[], Sequence[int]]] = {}
                 if proc is not None:  # the server's processes, and PostgreSQL's it drives
-                    groups["server"] = lambda: proc.pids
+                    server_pids = proc.pids  # fixed while it serves: pgrep once, not per poll
+                    groups["server"] = lambda: server_pids
                     if kind == "postgres":
                         groups["postgres"] = c.postgres_pids
                 with c.CpuMeter(groups) as meter:
