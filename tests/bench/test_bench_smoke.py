@@ -224,3 +224,19 @@ def test_fulfilment_smoke(tmp_path: Path) -> None:
     assert latency["final_status"] == {"completed": latency["orders"]}
     run = doc["throughput"]["1w"]["runs"][0]
     assert run["completed"] == run["orders"]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="STELLER_TEST_POSTGRES_URL is not set")
+def test_statements_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "statements.json"
+    env = {**os.environ, "STELLER_BENCH_POSTGRES_URL": POSTGRES_URL or ""}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "statements.py"), "--smoke", "--json", str(out)],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(out.read_text())
+    assert set(doc["cpu_us_per_read"]) == {"sqlalchemy", "driver", "checkout"}
+    assert all(v > 0 for v in doc["cpu_us_per_read"].values())

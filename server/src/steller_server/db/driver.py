@@ -1,11 +1,11 @@
 """Hot statements executed on psycopg's own connection (PostgreSQL only).
 
 SQLAlchemy's per-execution machinery (execution context, parameter construction, result
-metadata from ``cursor.description``, events, greenlet hops) costs about 0.3 ms of CPU per
-statement on this kind of machine, more than psycopg's own work and the round trip together
-(measured: the order's pricing read took 0.46 to 0.50 ms through ``AsyncConnection.execute`` and
-0.13 to 0.14 ms through the psycopg cursor of the same connection). An order is two statements;
-they run here.
+metadata from ``cursor.description``, events, greenlet hops) costs more CPU than psycopg's own
+work and the round trip together: the order's pricing read, on a pooled autocommit connection,
+takes 431 µs of CPU through ``AsyncConnection.execute`` and 295 µs this way, of which 83 µs are
+the pool checkout both pay (``bench/statements.py``, docs/benchmarks.md). An order is two
+statements; they run here.
 
 A :class:`DriverStatement` is a Core statement compiled ONCE by SQLAlchemy for the connection's
 dialect — the same SQL text, the same bind and result type processing (``UTCDateTime``,
