@@ -35,7 +35,7 @@ from steller_server.domain.ids import new_id
 from steller_server.domain.models import LedgerEntry
 from steller_server.observability import metrics
 
-__all__ = ["adjust", "credit", "debit", "ledger_sum", "post", "refund"]
+__all__ = ["adjust", "credit", "debit", "insufficient_funds", "ledger_sum", "post", "refund"]
 
 
 async def post(
@@ -94,9 +94,7 @@ async def post(
         exists = await conn.scalar(select(wallets.c.currency).where(wallets.c.id == wallet_id))
         if exists is None:
             raise NotFound("wallet not found")
-        raise InsufficientFunds(
-            f"wallet balance is below {money.format_amount(-delta_minor, exists)} {exists}"
-        )
+        raise insufficient_funds(-delta_minor, exists)
     seq, partner_id, currency, balance_after = moved
     entry = LedgerEntry(
         id=entry_id,
@@ -117,6 +115,13 @@ async def post(
     )
     metrics.ledger_posted(conn, entry_type, currency, delta_minor)  # counted on commit
     return entry
+
+
+def insufficient_funds(amount_minor: int, currency: str) -> InsufficientFunds:
+    """The refusal of a debit of ``amount_minor`` that the wallet cannot cover."""
+    return InsufficientFunds(
+        f"wallet balance is below {money.format_amount(amount_minor, currency)} {currency}"
+    )
 
 
 #: (wallet_seq, partner_id, currency, balance_after_minor) of a posted entry.

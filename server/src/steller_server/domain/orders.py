@@ -53,7 +53,6 @@ from steller_server.domain.clock import utcnow
 from steller_server.domain.crypto import Cipher
 from steller_server.domain.errors import (
     DomainError,
-    InsufficientFunds,
     InvalidState,
     NotFound,
     PartnerSuspended,
@@ -387,12 +386,6 @@ class _Accepted:
     description: str  # its ledger line
 
 
-def _insufficient(amount_minor: int, currency: str) -> InsufficientFunds:
-    return InsufficientFunds(
-        f"wallet balance is below {money.format_amount(amount_minor, currency)} {currency}"
-    )
-
-
 async def _accept(
     conn: AsyncConnection,
     *,
@@ -427,7 +420,7 @@ async def _accept(
         )
         pricing.check_expected_total(result, expected_total)
         if wallet.balance_minor < result.total_minor:
-            raise _insufficient(result.total_minor, wallet.currency)
+            raise ledger.insufficient_funds(result.total_minor, wallet.currency)
     except DomainError:
         existing = await _find_by_reference(conn, partner.id, reference_id)
         if existing is not None:
@@ -628,7 +621,7 @@ async def _write_placement(
         moved = await _driver(conn, "placement", placement.statement).first(conn, params)
     except IntegrityError as exc:
         if placement.is_overdraft(exc):
-            raise _insufficient(row["total_minor"], row["currency"]) from exc
+            raise ledger.insufficient_funds(row["total_minor"], row["currency"]) from exc
         raise
     if moved is None:
         return None
