@@ -163,3 +163,68 @@ async def test_an_unproven_endpoint_s_backlog_is_not_pushed_back_while_its_probe
             await client.aclose()  # type: ignore[attr-defined]
     finally:
         receiver.close()
+
+
+async def test_a_redelivery_is_not_parked_behind_a_degraded_endpoint_s_backoff(
+    api: httpx.AsyncClient,
+    factory,
+    partner_key,
+    database: Database,
+    settings,
+    clock,
+) -> None:
+    """After an outage a worker may still hold the endpoint as degraded, with a backoff grown to
+    minutes. A redelivery the partner asks for comes back within seconds (never ``defer_base``
+    later), and the endpoint's other jobs being pushed back do not take it along."""
+    receiver = Receiver()
+    try:
+        partner_id, _ = await _endpoint(api, factory, partner_key, receiver.url())
+        events = [
+            await webhooks.send_test_event(database, partner_id=partner_id, now=clock())
+            for _ in range(3)
+        ]
+        for event in events:
+            await webhooks.redeliver(
+                database, event_id=event.event.id, partner_id=partner_id, now=clock()
+            )
+        config = DeliveryConfig(probe_wait=0.0)
+        gate = EndpointGate()
+        gate.degrade(partner_id)
+        assert await gate.enter(partner_id, config)  # the one slot is busy (a hung attempt)
+        extras: dict[str, object] = {CONFIG_KEY: config, GATE_KEY: gate}
+        worker = Worker(
+            database,
+            settings,
+            kinds=[jobs.WEBHOOK_DELIVERY],
+            clock=clock,
+            concurrency=6,
+            extras=extras,
+        )
+        await worker.run_until_idle()
+        assert receiver.requests == []
+        async with database.read() as conn:
+            queued = (
+                await conn.execute(
+                    select(jobs_table.c.run_at, jobs_table.c.payload).where(
+                        jobs_table.c.kind == jobs.WEBHOOK_DELIVERY,
+                        jobs_table.c.status == "pending",
+                    )
+                )
+            ).all()
+        prompt = [(run_at, p) for run_at, p in queued if p.get("redelivery")]
+        parked = [(run_at, p) for run_at, p in queued if not p.get("redelivery")]
+        assert len(prompt) == 3
+        assert len(parked) == 3
+        assert all(run_at <= clock() + 2 * config.probe_retry for run_at, _ in prompt)
+        assert all("deferrals" not in p for _, p in prompt)
+        assert all(run_at >= clock() + config.defer_base for run_at, _ in parked)
+
+        gate.leave(partner_id, healthy=True)  # the hung attempt ended; the endpoint answers
+        clock.advance(seconds=2 * config.probe_retry.total_seconds())
+        await worker.run_until_idle()
+        assert receiver.wait_for(3)  # delivered now, not minutes later
+        client = extras.get(CLIENT_KEY)
+        if client is not None:
+            await client.aclose()  # type: ignore[attr-defined]
+    finally:
+        receiver.close()

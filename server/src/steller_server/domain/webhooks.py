@@ -22,12 +22,12 @@ The wire payload is ``{"id", "type", "timestamp", "data"}`` serialised as compac
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, insert, literal, null, select, update
+from sqlalchemy import and_, case, false, func, insert, literal, not_, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from steller_server.db.dialect import insert_ignore
@@ -61,6 +61,7 @@ __all__ = [
     "event_public",
     "get_endpoint",
     "get_event",
+    "is_prompt_redelivery",
     "list_events",
     "payload_bytes",
     "prepare_delivery",
@@ -783,6 +784,11 @@ async def record_attempt(
         return disabled is not None
 
 
+def is_prompt_redelivery(payload: Mapping[str, Any]) -> bool:
+    """The first attempt of a delivery asked for by :func:`redeliver` (its retries are not)."""
+    return bool(payload.get("redelivery")) and int(payload.get("attempt", 1)) == 1
+
+
 async def push_back_deliveries(
     db: Database,
     *,
@@ -793,7 +799,12 @@ async def push_back_deliveries(
 ) -> int:
     """Move the partner's queued delivery jobs that are due by ``run_at`` to ``run_at`` (one
     statement; not an attempt). Used when its endpoint is at its in-flight cap. Returns how many.
+    Prompt redeliveries (:func:`is_prompt_redelivery`) stay where they are.
     """
+    prompt = and_(
+        jobs_table.c.payload["redelivery"].as_boolean().is_(True),
+        jobs_table.c.payload["attempt"].as_integer() == 1,
+    )
     query = (
         update(jobs_table)
         .where(
@@ -801,6 +812,7 @@ async def push_back_deliveries(
             jobs_table.c.status == "pending",
             jobs_table.c.run_at < run_at,
             jobs_table.c.payload["partnerId"].as_string() == partner_id,
+            not_(func.coalesce(prompt, false())),
         )
         .values(run_at=run_at, updated_at=now)
     )

@@ -408,6 +408,13 @@ async def _put_back(
     (then more) because a fresh worker's probe took longer than ``probe_wait`` stalled its
     deliveries for minutes."""
     gate = _gate(ctx)
+    if webhooks.is_prompt_redelivery(job.payload):
+        # Asked for now, by the partner or an admin (usually right after their endpoint came
+        # back): never parked behind the endpoint's growing backoff, which another worker
+        # process may still hold from the outage. It waits for a slot like a probe and moves no
+        # other job. Bounded: only its first attempt, and a slot frees within ``timeout``.
+        jitter = config.probe_retry * random.uniform(0, 1)  # noqa: S311 (spreading load)
+        return Later(now + config.probe_retry + jitter)
     if gate.health(key, config) is not False:
         if gate.probe_push_due(key, config):
             await webhooks.push_back_deliveries(
