@@ -96,6 +96,14 @@ async def _balance(db: Database, wallet_id: str) -> int:
         )
 
 
+async def _low_balance_events(db: Database) -> list[dict[str, Any]]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(events.c.payload).where(events.c.type == "wallet.low_balance")
+        )
+        return list(rows.scalars().all())
+
+
 async def _assert_ledger_matches(db: Database, wallet_id: str) -> None:
     async with db.read() as conn:
         total = await ledger.ledger_sum(conn, wallet_id=wallet_id)
@@ -525,16 +533,7 @@ async def test_low_balance_event_fires_once_when_crossing(database: Database, fa
     )
     for i in range(3):  # 147.50, 95.00 (crosses), 42.50
         await _place(database, partner, f"lb-{i}")
-    async with database.read() as conn:
-        lows = (
-            (
-                await conn.execute(
-                    select(events.c.payload).where(events.c.type == "wallet.low_balance")
-                )
-            )
-            .scalars()
-            .all()
-        )
+    lows = await _low_balance_events(database)
     assert len(lows) == 1
     assert (lows[0]["balance"], lows[0]["threshold"]) == ("95.00", "100.00")
 
@@ -551,14 +550,5 @@ async def test_low_balance_event_fires_when_a_concurrent_order_crossed_first(
     _stale_wallet_reads(monkeypatch, 50000)
     await _place(database, partner, "lb-0")
     await _place(database, partner, "lb-1")  # 42.50: still below, no second event
-    async with database.read() as conn:
-        lows = (
-            (
-                await conn.execute(
-                    select(events.c.payload).where(events.c.type == "wallet.low_balance")
-                )
-            )
-            .scalars()
-            .all()
-        )
+    lows = await _low_balance_events(database)
     assert [(e["balance"], e["threshold"]) for e in lows] == [("95.00", "100.00")]

@@ -343,7 +343,32 @@ async def quote(
     fee_currency: str = "USD",
     now: datetime | None = None,
 ) -> Quote:
-    """What :func:`place_order` would charge now (same price function, same guards)."""
+    """What :func:`place_order` would charge now (same read, same price function, same guards)."""
+    result, _product, wallet = await _price_now(
+        conn,
+        partner=partner,
+        sku=sku,
+        face_value=face_value,
+        quantity=quantity,
+        order_fee=order_fee,
+        fee_currency=fee_currency,
+    )
+    return Quote(price=result, wallet_balance_minor=wallet.balance_minor, quoted_at=now or utcnow())
+
+
+async def _price_now(
+    conn: AsyncConnection,
+    *,
+    partner: Partner,
+    sku: str,
+    face_value: Decimal,
+    quantity: int,
+    order_fee: Decimal,
+    fee_currency: str,
+) -> tuple[pricing.Price, Product | None, Wallet]:
+    """The price of the order from one read (wallet, product, approval; FX rates only when a
+    currency differs), with the product and wallet it was read from. Raises what
+    :func:`pricing.price` refuses."""
     product, approval, wallet = await _pricing_context(conn, partner=partner, sku=sku)
     fx = await _fx_for(conn, product, wallet.currency, fee_currency)
     result = pricing.price(
@@ -356,7 +381,7 @@ async def quote(
         order_fee=order_fee,
         fee_currency=fee_currency,
     )
-    return Quote(price=result, wallet_balance_minor=wallet.balance_minor, quoted_at=now or utcnow())
+    return result, product, wallet
 
 
 _INSERT_ORDER: dict[str, Any] = {}
@@ -405,16 +430,13 @@ async def _accept(
     is written when pricing, ``expectedTotal`` or the balance say no — unless ``referenceId``
     was used already: a replay answers the order it replays (``(order, False)``), never today's
     verdict."""
-    product, approval, wallet = await _pricing_context(conn, partner=partner, sku=sku)
-    fx = await _fx_for(conn, product, wallet.currency, fee_currency)
     try:
-        result = pricing.price(
-            product=product,
-            approval=approval,
+        result, product, wallet = await _price_now(
+            conn,
+            partner=partner,
+            sku=sku,
             face_value=face_value,
             quantity=quantity,
-            wallet_currency=wallet.currency,
-            fx=fx,
             order_fee=order_fee,
             fee_currency=fee_currency,
         )
