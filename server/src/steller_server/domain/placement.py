@@ -35,7 +35,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, bindparam, exists, literal, select, update
+from sqlalchemy import BigInteger, Select, Table, bindparam, exists, literal, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
@@ -88,12 +88,7 @@ def statement() -> Select[Any]:
         created_at=now,
         updated_at=now,
     )
-    job = (
-        postgresql.insert(jobs)
-        .from_select(list(job_values), select(*job_values.values()).select_from(placed))
-        .returning(jobs.c.id)
-        .cte("job")
-    )
+    job = _insert_from(jobs, job_values, placed).returning(jobs.c.id).cte("job")
 
     moved = (
         update(wallets)
@@ -128,8 +123,7 @@ def statement() -> Select[Any]:
         created_at=now,
     )
     entry = (
-        postgresql.insert(ledger_entries)
-        .from_select(list(entry_values), select(*entry_values.values()).select_from(moved))
+        _insert_from(ledger_entries, entry_values, moved)
         .returning(ledger_entries.c.id)
         .cte("entry")
     )
@@ -143,9 +137,7 @@ def statement() -> Select[Any]:
         "total_minor": total,
         "refunded_minor": literal(0, BigInteger),
     }
-    usage_insert = postgresql.insert(rollup).from_select(
-        list(usage_values), select(*usage_values.values()).select_from(moved)
-    )
+    usage_insert = _insert_from(rollup, usage_values, moved)
     usage = (
         usage_insert.on_conflict_do_update(
             index_elements=["partner_id", "day", "sku", "status"],
@@ -163,6 +155,14 @@ def statement() -> Select[Any]:
         select(moved.c.version, moved.c.partner_id, moved.c.currency, moved.c.balance_minor)
         .select_from(moved)
         .add_cte(job, entry, usage)
+    )
+
+
+def _insert_from(table: Table, values: dict[str, Any], source: Any) -> postgresql.Insert:
+    """``INSERT INTO table (<values' keys>) SELECT <values> FROM source``: one row per row of
+    ``source`` (a CTE), none when it is empty."""
+    return postgresql.insert(table).from_select(
+        list(values), select(*values.values()).select_from(source)
     )
 
 
