@@ -56,7 +56,7 @@ async def test_no_row_is_none_and_parameters_go_through_bind_processors(pg: Data
             ),
             conn.dialect,
         )
-        with pytest.raises(Exception, match="naive datetime"):  # UTCDateTime refuses it
+        with pytest.raises(ValueError, match="naive datetime"):  # UTCDateTime refuses it
             await naive.first(conn, {})
 
 

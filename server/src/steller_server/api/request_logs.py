@@ -15,9 +15,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from steller_server.db.driver import psycopg_connection
 from steller_server.db.engine import Database
 from steller_server.db.tables import request_logs
 from steller_server.domain.ids import new_id
@@ -119,10 +119,6 @@ async def _copy(conn: AsyncConnection, batch: list[dict[str, Any]]) -> None:
     connection. A flush of a few hundred rows then costs a fraction of an ``INSERT`` with
     SQLAlchemy's per-row parameter processing, a burst that otherwise delays the requests the
     event loop is serving meanwhile."""
-    fairy = conn.sync_connection.connection if conn.sync_connection else None
-    if fairy is None:  # pragma: no cover - a connected AsyncConnection has one
-        raise RuntimeError("connection is closed")
-    driver: psycopg.AsyncConnection[Any] = fairy.driver_connection  # type: ignore[assignment]
-    async with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
+    async with psycopg_connection(conn).cursor() as cursor, cursor.copy(_COPY) as copy:
         for row in batch:
             await copy.write_row([row[name] for name in _COLUMNS])

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-__all__ = ["DriverStatement", "check_unwatched"]
+__all__ = ["DriverStatement", "check_unwatched", "psycopg_connection"]
 
 _Processor = Callable[[Any], Any]
 
@@ -78,11 +78,8 @@ class DriverStatement:
     ) -> dict[str, Any] | None:
         """Run on ``conn``'s DBAPI connection; the first row by column key, or None."""
         params = self.parameters(values)
-        fairy = conn.sync_connection.connection if conn.sync_connection else None
-        if fairy is None:  # pragma: no cover - a connected AsyncConnection has one
-            raise RuntimeError("connection is closed")
-        driver: psycopg.AsyncConnection[Any] = fairy.driver_connection  # type: ignore[assignment]
-        cursor = driver.cursor()
+        fairy = _fairy(conn)
+        cursor = psycopg_connection(conn).cursor()
         try:
             await cursor.execute(self.sql, params, prepare=True)
             row = await cursor.fetchone()
@@ -133,6 +130,19 @@ class DriverStatement:
             connection_invalidated=invalidated,
             dialect=self._dialect,
         )
+
+
+def _fairy(conn: AsyncConnection) -> Any:
+    fairy = conn.sync_connection.connection if conn.sync_connection else None
+    if fairy is None:  # pragma: no cover - a connected AsyncConnection has one
+        raise RuntimeError("connection is closed")
+    return fairy
+
+
+def psycopg_connection(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under ``conn`` (checked out, in ``conn``'s transaction state)."""
+    driver: psycopg.AsyncConnection[Any] = _fairy(conn).driver_connection
+    return driver
 
 
 def check_unwatched(statement: DriverStatement, tables: Collection[str]) -> list[str]:
